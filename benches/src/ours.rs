@@ -139,21 +139,22 @@ impl Follower {
     /// previous batch's last index as the commit index.
     #[must_use]
     pub fn new() -> Follower {
-        let payloads = payload_bytes(N);
+        let mut payloads = payload_bytes(N).into_iter();
         let mut appends = Vec::with_capacity(N / BATCH);
         let mut prev = LogId::new(Term(1), Index(1));
         let mut commit = Index(1);
-        for chunk in payloads.chunks(BATCH) {
-            let entries: Vec<Entry> = chunk
-                .iter()
+        while payloads.len() > 0 {
+            let entries: raft_core::Entries = payloads
+                .by_ref()
+                .take(BATCH)
                 .enumerate()
                 .map(|(k, p)| Entry {
                     term: Term(2),
                     index: prev.index.plus(k as u64 + 1),
-                    payload: EntryPayload::Command(p.clone()),
+                    payload: EntryPayload::Command(p),
                 })
                 .collect();
-            let last = entries.last().map(Entry::log_id).expect("non-empty chunk");
+            let last = entries.last().map(Entry::log_id).expect("non-empty batch");
             appends.push(Message {
                 from: NodeId(2),
                 to: NodeId(1),

@@ -147,21 +147,22 @@ impl Follower {
     /// previous batch's last index as the commit index.
     #[must_use]
     pub fn new() -> Follower {
-        let payloads = crate::payloads(N);
+        let mut payloads = crate::payloads(N).into_iter();
         let mut appends = Vec::with_capacity(N / BATCH);
         let (mut prev_index, mut prev_term, mut commit) = (0u64, 0u64, 0u64);
-        for chunk in payloads.chunks(BATCH) {
-            let entries: Vec<Entry> = chunk
-                .iter()
+        while payloads.len() > 0 {
+            let entries: Vec<Entry> = payloads
+                .by_ref()
+                .take(BATCH)
                 .enumerate()
                 .map(|(k, p)| Entry {
                     term: 2,
                     index: prev_index + k as u64 + 1,
-                    data: p.clone().into(),
+                    data: p.into(),
                     ..Entry::default()
                 })
                 .collect();
-            let last = entries.last().map(|e| e.index).expect("non-empty chunk");
+            let last = entries.last().map(|e| e.index).expect("non-empty batch");
             let mut m = Message::default();
             m.set_msg_type(MessageType::MsgAppend);
             m.from = 2;

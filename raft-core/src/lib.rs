@@ -115,8 +115,10 @@ extern crate alloc;
 extern crate std;
 
 mod config;
+mod entries;
 mod error;
 mod log;
+mod mem;
 pub mod membership;
 mod message;
 mod metrics;
@@ -133,6 +135,7 @@ mod types;
 pub mod sim;
 
 pub use crate::config::{Config, ConfigError, ProposalForwarding, ReadMode};
+pub use crate::entries::{Entries, Iter as EntriesIter};
 pub use crate::error::{
     AckError, CampaignError, Halted, Inconsistency, InitError, Malformed, ProposeError, ReadyError,
     StepError,

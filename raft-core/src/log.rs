@@ -15,9 +15,10 @@
 //! - `committed <= last.index`, and entries up to `committed` are never truncated.
 //! - Memory holds `(mem_start, last]`; entries leave memory only once persisted and applied.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::entries::Entries;
+use crate::mem::MemLog;
 use crate::message::Entry;
 use crate::storage::{Storage, StorageError};
 use crate::types::{Index, LogId, Term};
@@ -48,9 +49,7 @@ fn behind_our_back(e: StorageError) -> StorageError {
 pub(crate) struct RaftLog<S> {
     storage: S,
     log_start: LogId,
-    mem: VecDeque<Entry>,
-    mem_start: LogId,
-    mem_bytes: u64,
+    mem: MemLog,
     last: LogId,
     written: Index,
     persisted: Index,
@@ -71,9 +70,7 @@ impl<S: Storage> RaftLog<S> {
         RaftLog {
             storage,
             log_start,
-            mem: VecDeque::new(),
-            mem_start: last,
-            mem_bytes: 0,
+            mem: MemLog::new(last),
             last,
             written: last.index,
             persisted: last.index,
@@ -123,12 +120,6 @@ impl<S> RaftLog<S> {
 }
 
 impl<S: Storage> RaftLog<S> {
-    /// The entry at `index` if it is in memory.
-    fn mem_entry(&self, index: Index) -> Option<&Entry> {
-        let off = index.0.checked_sub(self.mem_start.index.0 + 1)?;
-        self.mem.get(usize::try_from(off).ok()?)
-    }
-
     /// The term of the entry at `index`: `Ok(None)` past the end, `Err(Compacted)` before the
     /// log start.
     pub(crate) fn term(&self, index: Index) -> Result<Option<Term>, StorageError> {
@@ -138,11 +129,14 @@ impl<S: Storage> RaftLog<S> {
         if index == self.last.index {
             return Ok(Some(self.last.term));
         }
-        if index >= self.mem_start.index {
-            return Ok(Some(match self.mem_entry(index) {
-                Some(e) => e.term,
-                None => self.mem_start.term,
-            }));
+        let mem_start = self.mem.start();
+        if index > mem_start.index {
+            if let Some(e) = self.mem.get(index) {
+                return Ok(Some(e.term));
+            }
+        }
+        if index == mem_start.index {
+            return Ok(Some(mem_start.term));
         }
         if index == self.log_start.index {
             return Ok(Some(self.log_start.term));
@@ -164,7 +158,7 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// Appends entries created by this node as leader. Each must follow the last one.
+    /// Appends an entry created by this node as leader. It must follow the last one.
     pub(crate) fn append_own(&mut self, entry: Entry) {
         debug_assert_eq!(
             entry.index,
@@ -172,20 +166,17 @@ impl<S: Storage> RaftLog<S> {
             "leader appends in order"
         );
         self.last = entry.log_id();
-        self.mem_bytes += entry.payload_len();
-        self.mem.push_back(entry);
+        self.mem.push(entry);
+    }
+
+    /// Turns entries appended since the last Ready into one shared run.
+    pub(crate) fn freeze(&mut self) {
+        self.mem.freeze();
     }
 
     /// The payload bytes of the in-memory entries in `[from, to]` (entries not in memory count 0).
     pub(crate) fn mem_payload_bytes(&self, from: Index, to: Index) -> u64 {
-        let mut i = from.max(self.mem_start.index.next());
-        let mut sum = 0;
-        while i <= to {
-            let Some(e) = self.mem_entry(i) else { break };
-            sum += e.payload_len();
-            i = i.next();
-        }
-        sum
+        self.mem.payload_bytes(from, to)
     }
 
     /// Offers entries from a leader that follow `prev` (Raft §5.3, Figure 2 "AppendEntries RPC"
@@ -194,33 +185,37 @@ impl<S: Storage> RaftLog<S> {
     pub(crate) fn try_append(
         &mut self,
         prev: LogId,
-        entries: &[Entry],
+        entries: Entries,
     ) -> Result<AppendOutcome, StorageError> {
         if !self.matches(prev)? {
             return Ok(AppendOutcome::Mismatch);
         }
-        // Find the first entry that is new or conflicts with ours.
+        let last_new = prev.index.plus(entries.len() as u64);
+        // Find the first entry that is new or conflicts with ours. Entries past our last one
+        // are new: no lookup needed.
         let mut first_new = entries.len();
         for (i, e) in entries.iter().enumerate() {
-            if self.term(e.index)? != Some(e.term) {
+            if e.index > self.last.index || self.term(e.index)? != Some(e.term) {
                 first_new = i;
                 break;
             }
         }
-        let last_new = prev.index.plus(entries.len() as u64);
-        let Some(new) = entries.get(first_new..).filter(|n| !n.is_empty()) else {
+        let Some(start) = entries.get(first_new).map(|e| e.index) else {
             return Ok(AppendOutcome::Matched(last_new));
         };
-        let start = new[0].index;
         if start <= self.committed {
             return Ok(AppendOutcome::ConflictsWithCommitted);
         }
         self.truncate_from(start)?;
-        for e in new {
-            self.mem_bytes += e.payload_len();
-            self.mem.push_back(e.clone());
+        let new = if first_new == 0 {
+            entries
+        } else {
+            entries.skip(first_new)
+        };
+        if let Some(e) = new.last() {
+            self.last = e.log_id();
         }
-        self.last = new[new.len() - 1].log_id();
+        self.mem.extend(new);
         Ok(AppendOutcome::Matched(last_new))
     }
 
@@ -233,24 +228,15 @@ impl<S: Storage> RaftLog<S> {
             start > self.committed,
             "committed entries are never truncated"
         );
-        if start <= self.mem_start.index {
-            // The suffix to drop is partly in storage only: restart the memory window there.
-            let prev = start.prev();
-            let term = self.term(prev)?.unwrap_or(Term::ZERO);
-            self.mem.clear();
-            self.mem_bytes = 0;
-            self.mem_start = LogId::new(term, prev);
-        } else {
-            let keep = start.distance_from(self.mem_start.index) - 1;
-            for e in self
-                .mem
-                .drain(usize::try_from(keep).unwrap_or(usize::MAX)..)
-            {
-                self.mem_bytes -= e.payload_len();
-            }
-        }
         let prev = start.prev();
-        self.last = LogId::new(self.term(prev)?.unwrap_or(Term::ZERO), prev);
+        let prev_term = self.term(prev)?.unwrap_or(Term::ZERO);
+        if start <= self.mem.start().index {
+            // The suffix to drop is partly in storage only: restart the memory window there.
+            self.mem.reset(LogId::new(prev_term, prev));
+        } else {
+            self.mem.truncate_from(start);
+        }
+        self.last = LogId::new(prev_term, prev);
         self.written = self.written.min(prev);
         self.persisted = self.persisted.min(prev);
         Ok(())
@@ -270,65 +256,57 @@ impl<S: Storage> RaftLog<S> {
         }
     }
 
-    /// Appends to `out` the entries in `[low, high)`, up to `max_bytes` of payload (at least one),
-    /// from storage and memory.
+    /// The entries in `[low, high)`, up to `max_bytes` of payload (at least one), from storage
+    /// and memory.
     pub(crate) fn entries(
         &self,
         low: Index,
         high: Index,
         max_bytes: u64,
-        out: &mut Vec<Entry>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Entries, StorageError> {
         if low <= self.log_start.index {
             return Err(StorageError::Compacted);
         }
         let high = high.min(self.last.index.next());
         if low >= high {
-            return Ok(());
+            return Ok(Entries::new());
         }
-        let start_len = out.len();
-        let mut bytes = 0u64;
-        let mut low = low;
-        if low <= self.mem_start.index {
-            let from_storage = high.min(self.mem_start.index.next());
-            self.storage
-                .entries(low, from_storage, max_bytes, out)
-                .map_err(behind_our_back)?;
-            let got = &out[start_len..];
-            // A store may return fewer entries than asked (byte limit), never other ones.
-            if got.is_empty() || got.iter().zip(low.0..).any(|(e, i)| e.index.0 != i) {
-                return Err(StorageError::Corrupt {
-                    what: "the log store returned entries other than those asked for",
-                    index: Some(low),
-                });
-            }
-            bytes = got.iter().map(Entry::payload_len).sum();
-            low = low.plus(got.len() as u64);
-            if low < from_storage || bytes >= max_bytes {
-                return Ok(());
+        let mem_start = self.mem.start().index;
+        if low > mem_start {
+            return Ok(self.mem.slice(low, high, max_bytes, 0));
+        }
+        let from_storage = high.min(mem_start.next());
+        let mut got = Vec::new();
+        self.storage
+            .entries(low, from_storage, max_bytes, &mut got)
+            .map_err(behind_our_back)?;
+        // A store may return fewer entries than asked (byte limit), never other ones.
+        if got.is_empty() || got.iter().zip(low.0..).any(|(e, i)| e.index.0 != i) {
+            return Err(StorageError::Corrupt {
+                what: "the log store returned entries other than those asked for",
+                index: Some(low),
+            });
+        }
+        let bytes: u64 = got.iter().map(Entry::payload_len).sum();
+        let next = low.plus(got.len() as u64);
+        let mut out = Entries::from(got);
+        if next >= from_storage && bytes < max_bytes && next < high {
+            for c in self.mem.slice(next, high, max_bytes, bytes).into_chunks() {
+                out.push_chunk(c);
             }
         }
-        let mut i = low;
-        while i < high {
-            let Some(e) = self.mem_entry(i) else { break };
-            let len = e.payload_len();
-            if out.len() > start_len && bytes.saturating_add(len) > max_bytes {
-                break;
-            }
-            bytes = bytes.saturating_add(len);
-            out.push(e.clone());
-            i = i.next();
-        }
-        Ok(())
+        Ok(out)
     }
 
     /// The entries not yet handed out for writing; they are now. Empty when there are none.
-    pub(crate) fn take_unwritten(&mut self) -> Vec<Entry> {
+    pub(crate) fn take_unwritten(&mut self) -> Entries {
         if self.written >= self.last.index {
-            return Vec::new();
+            return Entries::new();
         }
-        let from = usize::try_from(self.written.distance_from(self.mem_start.index)).unwrap_or(0);
-        let out: Vec<Entry> = self.mem.range(from..).cloned().collect();
+        self.mem.freeze();
+        let out = self
+            .mem
+            .slice(self.written.next(), self.last.index.next(), u64::MAX, 0);
         self.written = self.last.index;
         out
     }
@@ -356,13 +334,12 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// Hands out the next committed, durable entries for applying, up to `max_bytes`.
-    pub(crate) fn take_committed(&mut self, max_bytes: u64) -> Result<Vec<Entry>, StorageError> {
-        let mut out = Vec::new();
+    pub(crate) fn take_committed(&mut self, max_bytes: u64) -> Result<Entries, StorageError> {
         if !self.has_unapplied() {
-            return Ok(out);
+            return Ok(Entries::new());
         }
         let high = self.committed.min(self.persisted).next();
-        self.entries(self.applying.next(), high, max_bytes, &mut out)?;
+        let out = self.entries(self.applying.next(), high, max_bytes)?;
         if let Some(e) = out.last() {
             self.applying = e.index;
         }
@@ -378,39 +355,21 @@ impl<S: Storage> RaftLog<S> {
     /// Drops entries from memory up to `keep_from - 1`, limited to persisted and applied ones.
     pub(crate) fn release_memory(&mut self, keep_from: Index) {
         let upto = keep_from.prev().min(self.persisted).min(self.applied);
-        while self.mem_start.index < upto {
-            let Some(e) = self.mem.pop_front() else { break };
-            self.mem_bytes -= e.payload_len();
-            self.mem_start = e.log_id();
-        }
+        self.mem.release_to(upto);
     }
 
     /// The index from which memory must be kept to stay within `max_bytes` (releasing more is
     /// allowed only for persisted, applied entries).
     pub(crate) fn memory_floor(&self, max_bytes: u64) -> Index {
-        if self.mem_bytes <= max_bytes {
-            return self.mem_start.index.next();
-        }
-        let mut excess = self.mem_bytes - max_bytes;
-        let mut i = self.mem_start.index;
-        for e in &self.mem {
-            if excess == 0 {
-                break;
-            }
-            excess = excess.saturating_sub(e.payload_len().max(1));
-            i = e.index;
-        }
-        i.next()
+        self.mem.floor_for(max_bytes)
     }
 
     /// Replaces the whole log by a snapshot ending at `last` (the install is written in the same
     /// Ready). Everything up to `last` counts as committed; nothing is persisted until the write
     /// is acknowledged.
     pub(crate) fn restore(&mut self, last: LogId) {
-        self.mem.clear();
-        self.mem_bytes = 0;
+        self.mem.reset(last);
         self.log_start = last;
-        self.mem_start = last;
         self.last = last;
         self.written = last.index;
         // Not durable until the install is acknowledged: below the new log start on purpose.
@@ -433,7 +392,7 @@ impl<S: Storage> RaftLog<S> {
 
     /// Moves the log start forward after the caller compacted its store up to `to`.
     pub(crate) fn compacted(&mut self, to: LogId) {
-        if to.index > self.log_start.index && to.index <= self.mem_start.index {
+        if to.index > self.log_start.index && to.index <= self.mem.start().index {
             self.log_start = to;
         }
     }

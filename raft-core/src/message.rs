@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 use bytes::Bytes;
 
+use crate::entries::Entries;
 use crate::membership::ConfChange;
 use crate::types::{Index, LogId, NodeId, Term};
 
@@ -188,7 +189,7 @@ pub struct AppendRequest {
     /// The entry just before `entries`; the follower must hold it to accept them.
     pub prev: LogId,
     /// Consecutive entries starting at `prev.index + 1`; empty for a commit-only update.
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
     /// The leader's commit index.
     pub commit: Index,
 }

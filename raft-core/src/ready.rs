@@ -5,7 +5,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::message::{Entry, HardState, Message};
+use crate::entries::Entries;
+use crate::message::{HardState, Message};
 use crate::read::ReadResult;
 use crate::snapshot::SnapshotMeta;
 use crate::storage::StoredMembership;
@@ -68,7 +69,7 @@ pub struct Write {
     pub snapshot: Option<SnapshotMeta>,
     /// Entries to append. If the first one's index is at or before the last stored index, first
     /// delete every stored entry from that index on (a follower replacing a conflicting suffix).
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
     /// The hard state to store, if it changed.
     pub hard_state: Option<HardState>,
     /// The membership to store, if it changed.
@@ -102,7 +103,7 @@ pub struct Apply {
     /// leader, or taken earlier and newer than what the state machine holds at start-up).
     pub restore: Option<LogId>,
     /// Committed entries, consecutive, to apply after the restore.
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
 }
 
 impl Apply {

@@ -9,10 +9,10 @@
 //! reference for what a durable store does with a [`Write`].
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::mem::MemLog;
 use crate::membership::Membership;
 use crate::message::{Entry, HardState};
 use crate::ready::Write;
@@ -179,13 +179,17 @@ impl fmt::Display for WriteGap {
 impl core::error::Error for WriteGap {}
 
 /// A log store in memory: the reference implementation of what a store does with a [`Write`].
+///
+/// Entries are kept as shared runs: storing a [`Write`] costs a reference count per run, not a
+/// copy per entry.
 #[derive(Clone, Debug, Default)]
 pub struct MemStorage {
     hard_state: HardState,
     membership: StoredMembership,
     snapshot: Option<SnapshotMeta>,
-    log_start: LogId,
-    entries: VecDeque<Entry>,
+    /// The entries after the log start (`log.start()`).
+    log: MemLog,
+    last: LogId,
 }
 
 /// The write that bootstraps a new cluster's log store: the same on every initial member.
@@ -207,7 +211,7 @@ pub fn bootstrap_write(membership: Membership) -> Write {
     };
     Write {
         snapshot: None,
-        entries: alloc::vec![entry],
+        entries: crate::entries::Entries::from(alloc::vec![entry]),
         hard_state: Some(HardState {
             term: Term(1),
             vote: None,
@@ -236,7 +240,7 @@ impl MemStorage {
     /// The last stored entry's position (the log start when there is none).
     #[must_use]
     pub fn last(&self) -> LogId {
-        self.entries.back().map_or(self.log_start, Entry::log_id)
+        self.last
     }
 
     /// The stored hard state.
@@ -254,7 +258,7 @@ impl MemStorage {
     /// The position before the first stored entry.
     #[must_use]
     pub fn log_start(&self) -> LogId {
-        self.log_start
+        self.log.start()
     }
 
     /// The latest snapshot recorded.
@@ -266,8 +270,10 @@ impl MemStorage {
     /// The entry at `index`, if stored.
     #[must_use]
     pub fn entry(&self, index: Index) -> Option<&Entry> {
-        let offset = index.0.checked_sub(self.log_start.index.0 + 1)?;
-        self.entries.get(usize::try_from(offset).ok()?)
+        if index > self.last.index {
+            return None;
+        }
+        self.log.get(index)
     }
 
     /// Applies a [`Write`] the way every durable store must, as one atomic step: install the
@@ -283,7 +289,7 @@ impl MemStorage {
             let start = write
                 .snapshot
                 .as_ref()
-                .map_or(self.log_start.index, |s| s.last.index);
+                .map_or(self.log_start().index, |s| s.last.index);
             if first.index > base.next() || first.index <= start {
                 return Err(WriteGap {
                     first: first.index,
@@ -292,15 +298,16 @@ impl MemStorage {
             }
         }
         if let Some(snap) = &write.snapshot {
-            self.entries.clear();
-            self.log_start = snap.last;
+            self.log.reset(snap.last);
+            self.last = snap.last;
             self.snapshot = Some(snap.clone());
         }
-        if let Some(first) = write.entries.first() {
-            let keep = first.index.0 - self.log_start.index.0 - 1;
-            self.entries
-                .truncate(usize::try_from(keep).unwrap_or(usize::MAX));
-            self.entries.extend(write.entries.iter().cloned());
+        if let (Some(first), Some(last)) = (write.entries.first(), write.entries.last()) {
+            if first.index <= self.last.index {
+                self.log.truncate_from(first.index);
+            }
+            self.last = last.log_id();
+            self.log.extend(write.entries.clone());
         }
         if let Some(hs) = write.hard_state {
             self.hard_state = hs;
@@ -318,17 +325,13 @@ impl MemStorage {
     /// recorded snapshot; `to` becomes the log start. Does nothing for an index at or before the
     /// current start. Call it after [`Raft::compact`](crate::Raft::compact) allowed it.
     pub fn compact(&mut self, to: Index) -> Result<(), StorageError> {
-        if to <= self.log_start.index {
+        if to <= self.log_start().index {
             return Ok(());
         }
-        if self.snapshot.as_ref().is_none_or(|s| s.last.index < to) {
+        if self.snapshot.as_ref().is_none_or(|s| s.last.index < to) || self.entry(to).is_none() {
             return Err(StorageError::Unavailable);
         }
-        let term = self.entry(to).ok_or(StorageError::Unavailable)?.term;
-        let n = to.distance_from(self.log_start.index);
-        self.entries
-            .drain(..usize::try_from(n).unwrap_or(usize::MAX));
-        self.log_start = LogId::new(term, to);
+        self.log.release_to(to);
         Ok(())
     }
 }
@@ -339,8 +342,8 @@ impl Storage for MemStorage {
             hard_state: self.hard_state,
             membership: self.membership.clone(),
             snapshot: self.snapshot.clone(),
-            log_start: self.log_start,
-            last: self.last(),
+            log_start: self.log_start(),
+            last: self.last,
         })
     }
 
@@ -351,31 +354,22 @@ impl Storage for MemStorage {
         max_bytes: u64,
         out: &mut Vec<Entry>,
     ) -> Result<(), StorageError> {
-        if low <= self.log_start.index {
+        if low <= self.log_start().index {
             return Err(StorageError::Compacted);
         }
-        if high > self.last().index.next() {
+        if high > self.last.index.next() {
             return Err(StorageError::Unavailable);
         }
-        let mut bytes = 0u64;
-        let mut i = low;
-        while i < high {
-            let e = self.entry(i).ok_or(StorageError::Unavailable)?;
-            bytes = bytes.saturating_add(e.payload_len());
-            if bytes > max_bytes && i > low {
-                break;
-            }
-            out.push(e.clone());
-            i = i.next();
-        }
+        out.extend(self.log.slice(low, high, max_bytes, 0).iter().cloned());
         Ok(())
     }
 
     fn term(&self, index: Index) -> Result<Term, StorageError> {
-        if index == self.log_start.index {
-            return Ok(self.log_start.term);
+        let log_start = self.log_start();
+        if index == log_start.index {
+            return Ok(log_start.term);
         }
-        if index < self.log_start.index {
+        if index < log_start.index {
             return Err(StorageError::Compacted);
         }
         self.entry(index)

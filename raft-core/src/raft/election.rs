@@ -167,15 +167,13 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         if from > to {
             return Ok(false);
         }
-        let mut entries = alloc::vec::Vec::new();
         let mut low = from;
         while low <= to {
-            entries.clear();
-            match self.log.entries(low, to.next(), 1 << 20, &mut entries) {
-                Ok(()) => {}
+            let entries = match self.log.entries(low, to.next(), 1 << 20) {
+                Ok(entries) => entries,
                 Err(crate::storage::StorageError::Compacted) => return Ok(false),
                 Err(e) => return Err(e),
-            }
+            };
             let Some(last) = entries.last() else { break };
             low = last.index.next();
             if entries

@@ -106,16 +106,18 @@ impl<S: Storage, R: Rng> Raft<S, R> {
     /// "at most one pending change" check).
     #[cfg(feature = "sim")]
     pub(crate) fn pending_membership_entries(&self) -> usize {
-        let mut out = alloc::vec::Vec::new();
         let from = self
             .log
             .applied()
             .next()
             .max(self.log.log_start().index.next());
         let to = self.log.last().index.next();
-        if from >= to || self.log.entries(from, to, u64::MAX, &mut out).is_err() {
+        if from >= to {
             return 0;
         }
+        let Ok(out) = self.log.entries(from, to, u64::MAX) else {
+            return 0;
+        };
         out.iter()
             .filter(|e| matches!(e.payload, EntryPayload::Membership(_)))
             .count()

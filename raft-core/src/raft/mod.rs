@@ -250,16 +250,15 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         if from > to {
             return Ok(());
         }
-        let mut entries = Vec::new();
         let mut low = from;
         while low <= to {
-            entries.clear();
-            self.log
-                .entries(low, to.next(), u64::MAX, &mut entries)
+            let entries = self
+                .log
+                .entries(low, to.next(), u64::MAX)
                 .map_err(InitError::Storage)?;
             let Some(last) = entries.last() else { break };
             low = last.index.next();
-            for e in &entries {
+            for e in entries.iter() {
                 if let crate::message::EntryPayload::Membership(cc) = &e.payload {
                     self.apply_membership_change(e.index, cc);
                 }

@@ -97,6 +97,8 @@ impl<S: Storage, R: Rng> Raft<S, R> {
     }
 
     fn ready_inner(&mut self) -> Result<Ready, crate::storage::StorageError> {
+        // Proposals since the last Ready become one shared run, sent and written as such.
+        self.log.freeze();
         self.start_read_round();
         self.send_appends()?;
         if !self.forward_buf.is_empty() {

@@ -9,6 +9,7 @@ use rand_core::Rng;
 
 use super::{Raft, RoleState};
 use crate::config::ProposalForwarding;
+use crate::entries::Entries;
 use crate::error::{Malformed, ProposeError, StepError};
 use crate::log::AppendOutcome;
 use crate::message::{
@@ -146,7 +147,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                 Err(StorageError::Unavailable) => continue,
                 Err(e) => return Err(e),
             };
-            let mut entries = Vec::new();
+            let mut entries = Entries::new();
             if has_entries {
                 let max_bytes = match pr.state {
                     ProgressState::Replicate => self
@@ -159,8 +160,8 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                     .next
                     .plus(self.config.max_append_entries as u64)
                     .min(last.index.next());
-                match self.log.entries(pr.next, high, max_bytes, &mut entries) {
-                    Ok(()) => {}
+                match self.log.entries(pr.next, high, max_bytes) {
+                    Ok(e) => entries = e,
                     Err(StorageError::Compacted) => {
                         need_snapshot.push(*id);
                         continue;
@@ -169,7 +170,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                     Err(e) => return Err(e),
                 }
             }
-            let bytes: u64 = entries.iter().map(Entry::payload_len).sum();
+            let bytes = entries.payload_bytes();
             pr.sent(entries.last().map(|e| e.index), bytes);
             self.metrics.appends_sent += 1;
             self.metrics.entries_sent += entries.len() as u64;
@@ -253,7 +254,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         }
         match self
             .log
-            .try_append(req.prev, &req.entries)
+            .try_append(req.prev, req.entries)
             .map_err(StepError::Storage)?
         {
             AppendOutcome::Matched(last_new) => {

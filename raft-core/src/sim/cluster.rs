@@ -390,7 +390,7 @@ impl Cluster {
     }
 
     /// Applies what a Ready hands out and acknowledges it.
-    fn apply(&mut self, i: usize, restore: Option<LogId>, entries: Vec<crate::message::Entry>) {
+    fn apply(&mut self, i: usize, restore: Option<LogId>, entries: crate::Entries) {
         let now = self.now;
         let node = &mut self.nodes[i];
         let id = node.id;
