@@ -42,8 +42,39 @@
 //! committed and durable on this node, and never reads back through [`Storage`] anything that
 //! has not been acknowledged as durable.
 //!
-//! A node restarts from what its store holds: build a new [`Raft`] over the same [`Storage`],
-//! with [`Config::applied`] set to what the state machine durably applied.
+//! # Restarting
+//!
+//! A node restarts from what its stores hold. First bring the state machine up: if it keeps no
+//! durable state, or if what it holds is older than the log store's latest snapshot
+//! ([`InitialState::snapshot`]; it can be, after a crash between installing a snapshot and
+//! restoring from it), restore it from that snapshot. Then build a new [`Raft`] over the same
+//! [`Storage`], with [`Config::applied`] set to the index the state machine holds. Entries after
+//! it are handed out for applying again; a state machine that is behind the log start is refused
+//! with [`Inconsistency::AppliedBeforeLogStart`].
+//!
+//! # Snapshots and compaction
+//!
+//! The application decides when to snapshot (every so many applied entries, or bytes):
+//!
+//! 1. Take a snapshot of the state machine at its applied index `i`, write its data durably to
+//!    the application's snapshot store, then call [`Raft::snapshot_taken`]`(i)`. The core records
+//!    the snapshot's metadata in the next [`Write::snapshot_taken`]. Keep the previous snapshot
+//!    until that write is durable.
+//! 2. Compact: [`Raft::compact`]`(j)` for any `j` up to [`Raft::compactable_index`] (the latest
+//!    snapshot whose metadata is durable, and never past durable, applied entries), then delete
+//!    the entries up to `j` from the log store. Never delete entries the core has not released
+//!    this way: a store that compacts behind the core's back halts the node (reads of missing
+//!    entries are reported as corruption). Compacting to somewhat before the snapshot (keeping a
+//!    few thousand entries) lets a slightly lagging follower catch up from the log.
+//! 3. Keep the data of the latest recorded snapshot: a follower that needs compacted entries is
+//!    sent [`MessageBody::InstallSnapshot`] with its metadata, and the caller streams that data to
+//!    it (in chunks; see the transport), then reports the outcome with
+//!    [`Raft::report_snapshot`].
+//!
+//! On the follower, the caller receives the data into its snapshot store durably, then steps the
+//! `InstallSnapshot` message. The core answers in a Ready: [`Write::snapshot`] (reset the log),
+//! then, once that write is acknowledged, [`Apply::restore`] (restore the state machine from the
+//! data) before any further entry.
 //!
 //! # Example: a three-node cluster in memory
 //!

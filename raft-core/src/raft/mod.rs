@@ -69,8 +69,19 @@ enum RoleState {
     Leader(alloc::boxed::Box<LeaderState>),
 }
 
-/// One Raft node. See the [crate documentation](crate) for the contract, and the
-/// [module documentation](self) for how the methods are grouped.
+/// One Raft node. The [crate documentation](crate) states the contract for its output.
+///
+/// Its methods fall into four groups (as quinn-proto's do):
+///
+/// - **inputs**: [`Raft::step`] (a message from a peer), [`Raft::tick`] (time passes);
+/// - **commands**: [`Raft::propose`], [`Raft::propose_conf_change`], [`Raft::campaign`],
+///   [`Raft::transfer_leader`], [`Raft::read_index`], [`Raft::snapshot_taken`], [`Raft::compact`],
+///   [`Raft::report_unreachable`], [`Raft::report_snapshot`];
+/// - **outputs**: [`Raft::has_ready`], [`Raft::ready`];
+/// - **acknowledgements**: [`Raft::ack_persisted`], [`Raft::ack_applied`];
+///
+/// plus getters ([`Raft::status`] gathers them). After any input or command, call
+/// [`Raft::ready`] while [`Raft::has_ready`] is true.
 ///
 /// `S` reads the caller's log store; `R` is the random number generator that draws election
 /// timeouts: seed it, and the node's behaviour is a function of its inputs.

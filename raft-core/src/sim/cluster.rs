@@ -268,6 +268,7 @@ impl Cluster {
             for i in 0..self.nodes.len() {
                 busy |= self.handle_readies(i);
                 busy |= self.complete_writes(i);
+                busy |= self.complete_applies(i);
             }
             if !busy {
                 break;
@@ -340,7 +341,17 @@ impl Cluster {
                     complete_at: (self.now + delay).max(after_last),
                 });
             }
-            self.apply(i, rd.apply.restore, rd.apply.entries);
+            if !rd.apply.is_empty() {
+                // Applying runs apart from persistence, and may lag behind it.
+                let delay = self.rng.below(self.cfg.max_apply_delay_ticks + 1);
+                let node = &mut self.nodes[i];
+                let after_last = node.applies.back().map_or(0, |a| a.0);
+                node.applies.push_back((
+                    (self.now + delay).max(after_last),
+                    rd.apply.restore,
+                    rd.apply.entries,
+                ));
+            }
             for r in rd.reads {
                 let Some(rec) = self.reads.get(&r.id.0) else {
                     continue;
@@ -472,6 +483,23 @@ impl Cluster {
                 ),
             }
         }
+    }
+
+    /// Applies what is due, in order.
+    fn complete_applies(&mut self, i: usize) -> bool {
+        let mut any = false;
+        while self.nodes[i]
+            .applies
+            .front()
+            .is_some_and(|a| a.0 <= self.now)
+            && self.nodes[i].is_up()
+        {
+            any = true;
+            let (_, restore, entries) = self.nodes[i].applies.pop_front().expect("checked");
+            self.apply(i, restore, entries);
+            self.serve_reads(i);
+        }
+        any
     }
 
     /// Completes the writes whose time has come, in order, then sends what waited for them.

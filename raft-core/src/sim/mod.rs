@@ -60,6 +60,8 @@ pub struct SimConfig {
     pub max_partition_ticks: u64,
     /// The longest a write takes to become durable, in ticks.
     pub max_write_delay_ticks: u64,
+    /// The longest applying takes after a Ready hands entries out, in ticks.
+    pub max_apply_delay_ticks: u64,
     /// Per-tick probability of a burst of proposals.
     pub propose_rate: f64,
     /// Take snapshots and compact logs.
@@ -123,6 +125,7 @@ impl SimConfig {
             partition_rate: [0.0, 0.003, 0.01][r.below(3) as usize],
             max_partition_ticks: 30 + r.below(200),
             max_write_delay_ticks: r.below(3),
+            max_apply_delay_ticks: r.below(3),
             propose_rate: [0.1, 0.3, 0.8][r.below(3) as usize],
             snapshots: r.chance(0.7),
             membership_changes: r.chance(0.6),

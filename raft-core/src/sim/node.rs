@@ -47,6 +47,8 @@ pub(crate) struct SimNode {
     pub(crate) down_until: Option<u64>,
     /// The highest commit index already checked.
     pub(crate) commit_checked: Index,
+    /// Entries handed out for applying and not applied yet: (due tick, restore, entries).
+    pub(crate) applies: VecDeque<(u64, Option<LogId>, crate::Entries)>,
     /// Reads waiting for the state machine to reach their index: (read, index).
     pub(crate) reads_waiting: Vec<(u64, Index)>,
 }
@@ -74,6 +76,7 @@ impl SimNode {
             down_until: None,
             commit_checked: Index::ZERO,
             reads_waiting: Vec::new(),
+            applies: VecDeque::new(),
         }
     }
 
@@ -83,8 +86,14 @@ impl SimNode {
 
     /// Starts (or restarts) the node from its durable state.
     pub(crate) fn start(&mut self) -> Result<(), crate::InitError> {
-        if !self.durable_state {
-            let recorded = self.durable.borrow().snapshot().map(|m| m.last);
+        // What every application does at start-up: if its state machine is behind the log
+        // start (it crashed between installing a snapshot in the log store and restoring from
+        // it, or it keeps no durable state), restore it from the latest snapshot first.
+        let (recorded, log_start) = {
+            let store = self.durable.borrow();
+            (store.snapshot().map(|m| m.last), store.log_start().index)
+        };
+        if !self.durable_state || self.state.applied < log_start {
             self.state = match recorded.and_then(|last| self.snapshot_data(last)) {
                 Some(s) => (*s).clone(),
                 None => SimState::default(),
@@ -121,6 +130,7 @@ impl SimNode {
     pub(crate) fn crash(&mut self, until: u64) {
         self.raft = None;
         self.writes.clear();
+        self.applies.clear();
         self.received.clear();
         self.reads_waiting.clear();
         self.down_until = Some(until);
