@@ -20,13 +20,16 @@ use raft_tokio::{
 /// What applying a command returns: its index and the command itself.
 pub type Output = (Index, Bytes);
 
+/// What a node applied: its applied index and the commands, shared with the test.
+pub type View = Arc<Mutex<(Index, Vec<Bytes>)>>;
+
 /// A state machine that keeps every command applied, in order.
 #[derive(Default)]
 pub struct ListSm {
     applied: Index,
     commands: Vec<Bytes>,
     /// Shared with the test, to inspect.
-    view: Arc<Mutex<(Index, Vec<Bytes>)>>,
+    view: View,
 }
 
 impl ListSm {
@@ -137,7 +140,7 @@ pub struct Cluster {
     pub net: MemNetwork,
     pub nodes: BTreeMap<u64, Node<Output>>,
     pub disks: BTreeMap<u64, Disk>,
-    pub views: BTreeMap<u64, Arc<Mutex<(Index, Vec<Bytes>)>>>,
+    pub views: BTreeMap<u64, View>,
     pub tick: Duration,
     pub snapshot_every: u64,
 }
