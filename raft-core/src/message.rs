@@ -180,6 +180,10 @@ pub struct VoteRequest {
 pub struct VoteResponse {
     /// Whether the vote is granted.
     pub granted: bool,
+    /// The responder's last committed entry. A candidate whose log holds this entry learns that
+    /// everything up to it is committed: this lets a candidate that missed the commit of a
+    /// membership change apply it, and elect under the membership in effect.
+    pub commit: LogId,
 }
 
 /// AppendEntries.

@@ -84,8 +84,14 @@ fn body() -> impl Strategy<Value = MessageBody> {
             last_log: l,
             leader_transfer: t
         })),
-        any::<bool>().prop_map(|g| MessageBody::PreVoteResponse(VoteResponse { granted: g })),
-        any::<bool>().prop_map(|g| MessageBody::VoteResponse(VoteResponse { granted: g })),
+        (any::<bool>(), log_id()).prop_map(|(g, c)| MessageBody::PreVoteResponse(VoteResponse {
+            granted: g,
+            commit: c
+        })),
+        (any::<bool>(), log_id()).prop_map(|(g, c)| MessageBody::VoteResponse(VoteResponse {
+            granted: g,
+            commit: c
+        })),
         append().prop_map(MessageBody::Append),
         num().prop_map(|m| MessageBody::AppendResponse(AppendResponse::Accepted {
             match_index: Index(m)
@@ -182,7 +188,10 @@ fn node(leader: bool) -> Node {
                 from: NodeId(from),
                 to: NodeId(1),
                 term: n.term(),
-                body: MessageBody::PreVoteResponse(VoteResponse { granted: true }),
+                body: MessageBody::PreVoteResponse(VoteResponse {
+                    granted: true,
+                    commit: LogId::ZERO,
+                }),
             });
         }
         drain(&mut n);
@@ -191,7 +200,10 @@ fn node(leader: bool) -> Node {
                 from: NodeId(from),
                 to: NodeId(1),
                 term: n.term(),
-                body: MessageBody::VoteResponse(VoteResponse { granted: true }),
+                body: MessageBody::VoteResponse(VoteResponse {
+                    granted: true,
+                    commit: LogId::ZERO,
+                }),
             });
         }
         drain(&mut n);

@@ -35,6 +35,17 @@ impl<S: Storage, R: Rng> Raft<S, R> {
     /// one. Returns whether the message should be processed further.
     pub(super) fn step_term(&mut self, msg: &Message) -> bool {
         let kind = msg.body.kind();
+        if matches!(kind, MessageKind::PreVote | MessageKind::Vote)
+            && !self.membership.membership.is_empty()
+            && !self.membership.membership.contains(msg.from)
+        {
+            // A node outside our membership (typically one removed that has not learned it) must
+            // not disrupt us by raising terms (thesis §4.2.3). Ignoring it is safe: a vote
+            // withheld never breaks safety, and a new member's candidacy waits until we apply
+            // the change that added it. A node that knows no membership yet ignores nothing.
+            self.metrics.votes_from_non_members += 1;
+            return false;
+        }
         if msg.term > self.term {
             if let MessageBody::PreVote(req) | MessageBody::Vote(req) = &msg.body {
                 // Check-quorum lease (thesis §4.2.3, §9.6): while we hear from a leader, a vote
@@ -63,11 +74,10 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         }
         if msg.term < self.term {
             match kind {
-                // A leader of an old term, cut off from us: tell it our term so it steps down
-                // (with check-quorum and pre-vote, nothing else would).
-                MessageKind::Append | MessageKind::Heartbeat | MessageKind::InstallSnapshot
-                    if self.config.check_quorum || self.config.pre_vote =>
-                {
+                // A leader of an old term, cut off from us: tell it our term so it steps down.
+                // (Without this, a learner, which never campaigns, could stay cut off from a
+                // leader that never learns of the newer term.)
+                MessageKind::Append | MessageKind::Heartbeat | MessageKind::InstallSnapshot => {
                     self.send(
                         msg.from,
                         MessageBody::HeartbeatResponse(crate::message::HeartbeatResponse {
@@ -78,7 +88,10 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                 MessageKind::PreVote => {
                     self.send(
                         msg.from,
-                        MessageBody::PreVoteResponse(VoteResponse { granted: false }),
+                        MessageBody::PreVoteResponse(VoteResponse {
+                            granted: false,
+                            commit: self.commit_id(),
+                        }),
                     );
                 }
                 _ => {}
@@ -105,7 +118,10 @@ impl<S: Storage, R: Rng> Raft<S, R> {
             self.send_with_term(
                 msg.from,
                 term,
-                MessageBody::PreVoteResponse(VoteResponse { granted }),
+                MessageBody::PreVoteResponse(VoteResponse {
+                    granted,
+                    commit: self.commit_id(),
+                }),
             );
         } else {
             if granted {
@@ -114,9 +130,36 @@ impl<S: Storage, R: Rng> Raft<S, R> {
             }
             self.send(
                 msg.from,
-                MessageBody::VoteResponse(VoteResponse { granted }),
+                MessageBody::VoteResponse(VoteResponse {
+                    granted,
+                    commit: self.commit_id(),
+                }),
             );
         }
+    }
+
+    /// Our last committed entry, for vote responses.
+    pub(super) fn commit_id(&self) -> crate::types::LogId {
+        let c = self.log.committed();
+        match self.log.term(c) {
+            Ok(Some(t)) => crate::types::LogId::new(t, c),
+            _ => crate::types::LogId::ZERO,
+        }
+    }
+
+    /// A peer's committed entry: if our log holds it, everything up to it is committed here too
+    /// (Log Matching). A leader computes its commit index itself.
+    pub(super) fn learn_commit(
+        &mut self,
+        commit: crate::types::LogId,
+    ) -> Result<(), crate::storage::StorageError> {
+        if self.is_leader() || commit.index <= self.log.committed() {
+            return Ok(());
+        }
+        if self.log.matches(commit)? {
+            self.log.commit_to(commit.index);
+        }
+        Ok(())
     }
 
     /// Counts a vote; wins or loses the (pre-)election when a quorum decides.

@@ -314,6 +314,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                 Ok(())
             }
             MessageBody::PreVoteResponse(r) | MessageBody::VoteResponse(r) => {
+                self.learn_commit(r.commit).map_err(StepError::Storage)?;
                 self.on_vote_response(msg.from, msg.body.kind(), r.granted);
                 Ok(())
             }
