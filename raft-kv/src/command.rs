@@ -1,0 +1,1 @@
+//! Client commands, parsed and validated.

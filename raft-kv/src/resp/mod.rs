@@ -1,0 +1,1 @@
+//! RESP: the Redis serialization protocol.
