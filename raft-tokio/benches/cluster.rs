@@ -39,7 +39,7 @@ impl StateMachine for Nothing {
     fn applied_index(&self) -> Index {
         self.applied
     }
-    fn apply(&mut self, entries: &Entries) -> Vec<()> {
+    fn apply(&mut self, entries: &Entries) -> io::Result<Vec<()>> {
         let mut out = Vec::new();
         for e in entries.iter() {
             if matches!(e.payload, raft_core::EntryPayload::Command(_)) {
@@ -47,7 +47,7 @@ impl StateMachine for Nothing {
             }
             self.applied = e.index;
         }
-        out
+        Ok(out)
     }
     fn snapshot(&mut self) -> io::Result<Box<dyn SnapshotSource>> {
         Ok(Box::new(Empty(self.applied)))

@@ -22,7 +22,10 @@ pub trait StateMachine: Send + 'static {
     /// Applies committed entries, in order, and returns one output per
     /// [`EntryPayload::Command`](raft_core::EntryPayload::Command) entry, in order. Blank and
     /// membership entries only advance the applied index.
-    fn apply(&mut self, entries: &Entries) -> Vec<Self::Output>;
+    ///
+    /// An error means the state machine cannot go on (its storage failed): the node stops, and
+    /// applies the entries again after a restart.
+    fn apply(&mut self, entries: &Entries) -> io::Result<Vec<Self::Output>>;
 
     /// Captures a consistent view of the current state (at [`StateMachine::applied_index`]),
     /// cheaply: the driver streams it into the snapshot store on another thread while applying

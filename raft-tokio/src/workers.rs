@@ -157,7 +157,13 @@ pub(crate) fn run_applier<SM: StateMachine>(
                     }
                     last = Some(snap.index);
                 }
-                let outs = sm.apply(&entries);
+                let outs = match sm.apply(&entries) {
+                    Ok(outs) => outs,
+                    Err(e) => {
+                        let _ = events.send(Event::Fatal(format!("applying entries: {e}")));
+                        return;
+                    }
+                };
                 Metrics::add(&metrics.entries_applied, entries.len() as u64);
                 let mut outs = outs.into_iter();
                 let mut outputs = Vec::new();

@@ -94,7 +94,7 @@ impl StateMachine for ListSm {
         self.applied
     }
 
-    fn apply(&mut self, entries: &Entries) -> Vec<Output> {
+    fn apply(&mut self, entries: &Entries) -> io::Result<Vec<Output>> {
         let mut out = Vec::new();
         for e in entries.iter() {
             if let EntryPayload::Command(c) = &e.payload {
@@ -104,7 +104,7 @@ impl StateMachine for ListSm {
             self.applied = e.index;
         }
         self.publish();
-        out
+        Ok(out)
     }
 
     fn snapshot(&mut self) -> io::Result<Box<dyn SnapshotSource>> {
