@@ -21,6 +21,8 @@ use raft_tokio::{
 /// A state machine with no state.
 struct Nothing {
     applied: Index,
+    /// Applied on the driver task (true) or on the apply thread.
+    inline: bool,
 }
 
 struct Empty(Index);
@@ -52,6 +54,9 @@ impl StateMachine for Nothing {
     fn snapshot(&mut self) -> io::Result<Box<dyn SnapshotSource>> {
         Ok(Box::new(Empty(self.applied)))
     }
+    fn runs_inline(&self) -> bool {
+        self.inline
+    }
     fn restore(&mut self, last: LogId, _: &mut dyn SnapshotReader) -> io::Result<()> {
         self.applied = last.index;
         Ok(())
@@ -65,7 +70,7 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-async fn run(clients: usize, ops: usize) -> (f64, Duration, Duration) {
+async fn run(clients: usize, ops: usize, threaded: bool) -> (f64, Duration, Duration) {
     let net = MemNetwork::new();
     let ids = [NodeId(1), NodeId(2), NodeId(3)];
     let mut nodes = Vec::new();
@@ -79,10 +84,17 @@ async fn run(clients: usize, ops: usize) -> (f64, Duration, Duration) {
         cfg.snapshot_every = 0;
         cfg.seed = Some(id.0);
         let (t, inbound) = net.join(id);
-        let store = MemLogStore::new(MemStorage::new(Membership::with_voters(ids)));
+        let mut store = MemLogStore::new(MemStorage::new(Membership::with_voters(ids)));
+        if threaded {
+            store = store.on_thread();
+        }
+        let sm = Nothing {
+            applied: Index(0),
+            inline: !threaded,
+        };
         let node = Node::start(
             cfg,
-            Nothing { applied: Index(0) },
+            sm,
             store,
             Arc::new(MemSnapshotStore::new()),
             t,
@@ -139,6 +151,7 @@ fn main() {
         .collect();
     let ops: usize = arg("--ops").and_then(|o| o.parse().ok()).unwrap_or(200_000);
     let workers: usize = arg("--workers").and_then(|o| o.parse().ok()).unwrap_or(2);
+    let threaded = std::env::args().any(|a| a == "--threads");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -153,7 +166,7 @@ fn main() {
     );
     for c in clients {
         let n = if c == 1 { ops.min(20_000) } else { ops };
-        let (rate, p50, p99) = rt.block_on(run(c, n));
+        let (rate, p50, p99) = rt.block_on(run(c, n, threaded));
         println!(
             "{c:>8} {n:>10} {rate:>12.0} {:>8.1}us {:>8.1}us",
             p50.as_secs_f64() * 1e6,

@@ -23,7 +23,7 @@ use crate::snapshot::SnapshotStore;
 use crate::state_machine::{SnapshotSource, StateMachine};
 use crate::storage::LogStore;
 use crate::transport::{Inbound, Transport};
-use crate::workers::{ApplyJob, Event, WriteJob, run_applier, run_writer};
+use crate::workers::{ApplyJob, Event, WriteJob, apply_job, flush, run_applier, run_writer};
 
 /// Requests and inbound messages taken per loop turn before the core is asked for a Ready.
 const BATCH: usize = 1024;
@@ -54,6 +54,20 @@ impl<O> Default for Pending<O> {
     }
 }
 
+/// Where writes go: a persistence thread, or the driver itself for in-memory stores.
+enum Persister<L> {
+    Thread(mpsc::Sender<WriteJob>),
+    Inline(L),
+    Stopped,
+}
+
+/// Where entries are applied: the apply thread, or the driver itself for cheap state machines.
+enum Applier<SM> {
+    Thread(mpsc::Sender<ApplyJob>),
+    Inline(SM),
+    Stopped,
+}
+
 pub(crate) struct Driver<SM: StateMachine, L: LogStore, T: Transport> {
     raft: Raft<L::Reader, SmallRng>,
     cfg: NodeConfig,
@@ -63,8 +77,8 @@ pub(crate) struct Driver<SM: StateMachine, L: LogStore, T: Transport> {
     inbound: mpsc::Receiver<Inbound>,
     events: mpsc::UnboundedReceiver<Event<SM::Output>>,
     events_tx: mpsc::UnboundedSender<Event<SM::Output>>,
-    writer: Option<mpsc::Sender<WriteJob>>,
-    applier: Option<mpsc::Sender<ApplyJob>>,
+    persister: Persister<L>,
+    applier: Applier<SM>,
     threads: Vec<std::thread::JoinHandle<()>>,
     pending: Pending<SM::Output>,
     state: watch::Sender<NodeState>,
@@ -101,28 +115,39 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         let raft = Raft::new(raft_cfg, store.reader(), rng)?;
         let applied = raft.applied_index();
         let (events_tx, events) = mpsc::unbounded_channel();
-        let (wtx, wrx) = mpsc::channel(cfg.io_queue.max(1));
-        let (atx, arx) = mpsc::channel(cfg.io_queue.max(1));
         let id = cfg.raft.id;
-        let writer = {
+        let mut threads = Vec::new();
+        let persister = if store.runs_inline() {
+            Persister::Inline(store)
+        } else {
+            let (wtx, wrx) = mpsc::channel(cfg.io_queue.max(1));
             let (t, ev, m) = (
                 Arc::clone(&transport),
                 events_tx.clone(),
                 Arc::clone(&metrics),
             );
-            std::thread::Builder::new()
-                .name(format!("raft-{id}-log"))
-                .spawn(move || run_writer(store, t, wrx, ev, m))?
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("raft-{id}-log"))
+                    .spawn(move || run_writer(store, t, wrx, ev, m))?,
+            );
+            Persister::Thread(wtx)
         };
-        let applier = {
+        let applier = if sm.runs_inline() {
+            Applier::Inline(sm)
+        } else {
+            let (atx, arx) = mpsc::channel(cfg.io_queue.max(1));
             let (s, ev, m) = (
                 Arc::clone(&snapshots),
                 events_tx.clone(),
                 Arc::clone(&metrics),
             );
-            std::thread::Builder::new()
-                .name(format!("raft-{id}-apply"))
-                .spawn(move || run_applier(sm, s, arx, ev, m))?
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("raft-{id}-apply"))
+                    .spawn(move || run_applier(sm, s, arx, ev, m))?,
+            );
+            Applier::Thread(atx)
         };
         let (state, state_rx) = watch::channel(raft.node_state());
         Ok((
@@ -135,9 +160,9 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
                 inbound,
                 events,
                 events_tx,
-                writer: Some(wtx),
-                applier: Some(atx),
-                threads: vec![writer, applier],
+                persister,
+                applier,
+                threads,
                 pending: Pending::default(),
                 state,
                 metrics,
@@ -359,8 +384,8 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
             }
             Event::Fatal(e) => {
                 tracing::error!(node = %self.raft.id(), "worker failed, stopping: {e}");
-                self.writer = None;
-                self.applier = None;
+                self.persister = Persister::Stopped;
+                self.applier = Applier::Stopped;
                 self.raft_halt();
             }
         }
@@ -437,10 +462,21 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         {
             return;
         }
-        if let Some(tx) = &self.applier {
-            if tx.try_send(ApplyJob::Snapshot).is_ok() {
-                self.snapshot_in_progress = true;
+        match &mut self.applier {
+            Applier::Thread(tx) => {
+                if tx.try_send(ApplyJob::Snapshot).is_ok() {
+                    self.snapshot_in_progress = true;
+                }
             }
+            Applier::Inline(sm) => {
+                self.snapshot_in_progress = true;
+                match apply_job(sm, &*self.snapshots, ApplyJob::Snapshot, &self.metrics) {
+                    Ok(Some(ev)) => self.on_event(ev),
+                    Ok(None) => self.snapshot_in_progress = false,
+                    Err(e) => self.on_event(Event::Fatal(e)),
+                }
+            }
+            Applier::Stopped => {}
         }
     }
 
@@ -586,25 +622,46 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         }
         Metrics::add(&self.metrics.messages_sent, sent);
         if !rd.write.is_empty() || !rd.messages_after_write.is_empty() {
-            let writer = self.writer.as_ref().ok_or("the log writer stopped")?;
-            writer
-                .send(WriteJob::Write {
-                    id: rd.id,
-                    write: Box::new(rd.write),
-                    after: rd.messages_after_write,
-                })
-                .await
-                .map_err(|_| "the log writer stopped")?;
+            match &mut self.persister {
+                Persister::Thread(tx) => tx
+                    .send(WriteJob::Write {
+                        id: rd.id,
+                        write: Box::new(rd.write),
+                        after: rd.messages_after_write,
+                    })
+                    .await
+                    .map_err(|_| "the log writer stopped")?,
+                Persister::Inline(store) => {
+                    let mut batch = vec![rd.write];
+                    flush(store, &mut batch, &self.metrics).map_err(|e| e.to_string())?;
+                    Metrics::add(
+                        &self.metrics.messages_sent,
+                        rd.messages_after_write.len() as u64,
+                    );
+                    for m in rd.messages_after_write {
+                        self.transport.send(m);
+                    }
+                    self.raft.ack_persisted(rd.id).map_err(|e| e.to_string())?;
+                }
+                Persister::Stopped => return Err("the log writer stopped".into()),
+            }
         }
         if !rd.apply.is_empty() {
-            let applier = self.applier.as_ref().ok_or("the applier stopped")?;
-            applier
-                .send(ApplyJob::Apply {
-                    restore: rd.apply.restore,
-                    entries: rd.apply.entries,
-                })
-                .await
-                .map_err(|_| "the applier stopped")?;
+            let job = ApplyJob::Apply {
+                restore: rd.apply.restore,
+                entries: rd.apply.entries,
+            };
+            let event = match &mut self.applier {
+                Applier::Thread(tx) => {
+                    tx.send(job).await.map_err(|_| "the applier stopped")?;
+                    None
+                }
+                Applier::Inline(sm) => apply_job(sm, &*self.snapshots, job, &self.metrics)?,
+                Applier::Stopped => return Err("the applier stopped".into()),
+            };
+            if let Some(ev) = event {
+                self.on_event(ev);
+            }
         }
         for r in rd.reads {
             let Some(reply) = self.pending.reads.remove(&r.id.0) else {
@@ -661,8 +718,16 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
             return;
         }
         if let Ok(start) = self.raft.compact(to) {
-            if let Some(w) = &self.writer {
-                let _ = w.send(WriteJob::Compact(start.index)).await;
+            match &mut self.persister {
+                Persister::Thread(w) => {
+                    let _ = w.send(WriteJob::Compact(start.index)).await;
+                }
+                Persister::Inline(store) => {
+                    if let Err(e) = store.compact(start.index) {
+                        tracing::error!(node = %self.raft.id(), "compaction failed: {e}");
+                    }
+                }
+                Persister::Stopped => {}
             }
             if let Some(snap) = self.raft.latest_snapshot() {
                 let _ = self.snapshots.prune(snap.last);
@@ -691,8 +756,8 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         if let Some((_, r, _)) = self.pending.transfer.take() {
             let _ = r.send(Err(TransferError::ShutDown));
         }
-        self.writer = None;
-        self.applier = None;
+        self.persister = Persister::Stopped;
+        self.applier = Applier::Stopped;
         let threads = std::mem::take(&mut self.threads);
         let _ = tokio::task::spawn_blocking(move || {
             for t in threads {

@@ -35,6 +35,13 @@ pub trait StateMachine: Send + 'static {
     /// Replaces the whole state by the snapshot covering every entry up to `last`, read from
     /// `data`.
     fn restore(&mut self, last: LogId, data: &mut dyn SnapshotReader) -> io::Result<()>;
+
+    /// Whether applying is cheap and never blocks (a state machine in memory): the driver then
+    /// applies on its own task instead of handing entries to the apply thread, saving a thread
+    /// hop per batch. Leave `false` for anything that does IO.
+    fn runs_inline(&self) -> bool {
+        false
+    }
 }
 
 /// A consistent view of the state, written out as snapshot data.

@@ -29,13 +29,24 @@ pub trait LogStore: Send + 'static {
     /// Deletes the entries up to and including `to`, which the core released
     /// ([`raft_core::Raft::compact`]).
     fn compact(&mut self, to: Index) -> Result<(), LogStoreError>;
+
+    /// Whether writes complete in microseconds without blocking (an in-memory store): the driver
+    /// then performs them itself instead of handing them to a persistence thread. Group commit
+    /// is pointless for such a store.
+    fn runs_inline(&self) -> bool {
+        false
+    }
 }
 
 /// A log store in memory: durable for as long as the value lives. Clones share the same store,
 /// so a test can drop a node and start it again over what it had persisted.
+///
+/// Its writes run on the driver task ([`LogStore::runs_inline`]) unless built with
+/// [`MemLogStore::on_thread`], which exercises the persistence thread as a disk store would.
 #[derive(Clone, Debug, Default)]
 pub struct MemLogStore {
     inner: Arc<Mutex<MemStorage>>,
+    on_thread: bool,
 }
 
 impl MemLogStore {
@@ -44,7 +55,16 @@ impl MemLogStore {
     pub fn new(storage: MemStorage) -> MemLogStore {
         MemLogStore {
             inner: Arc::new(Mutex::new(storage)),
+            on_thread: false,
         }
+    }
+
+    /// The same store, written by the driver's persistence thread (with group commit) rather
+    /// than inline.
+    #[must_use]
+    pub fn on_thread(mut self) -> MemLogStore {
+        self.on_thread = true;
+        self
     }
 
     /// The stored state (for tests).
@@ -74,6 +94,10 @@ impl LogStore for MemLogStore {
         self.lock()
             .compact(to)
             .map_err(|e| LogStoreError(Box::new(e)))
+    }
+
+    fn runs_inline(&self) -> bool {
+        !self.on_thread
     }
 }
 

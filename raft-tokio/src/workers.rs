@@ -116,7 +116,8 @@ pub(crate) fn run_writer<L: LogStore, T: Transport, O: Send + 'static>(
     }
 }
 
-fn flush<L: LogStore>(
+/// Writes a batch (for the thread, and for stores that run inline).
+pub(crate) fn flush<L: LogStore>(
     store: &mut L,
     batch: &mut Vec<Write>,
     metrics: &Metrics,
@@ -134,6 +135,59 @@ fn flush<L: LogStore>(
     Ok(())
 }
 
+/// Does one apply job; `None` when there is nothing to report, `Err` when the state machine
+/// failed (the node must stop).
+pub(crate) fn apply_job<SM: StateMachine>(
+    sm: &mut SM,
+    snapshots: &dyn SnapshotStore,
+    job: ApplyJob,
+    metrics: &Metrics,
+) -> Result<Option<Event<SM::Output>>, String> {
+    Ok(Some(match job {
+        ApplyJob::Apply { restore, entries } => {
+            let mut last = None;
+            if let Some(snap) = restore {
+                snapshots
+                    .open(snap)
+                    .and_then(|mut data| sm.restore(snap, &mut *data))
+                    .map_err(|e| format!("restoring snapshot {snap}: {e}"))?;
+                last = Some(snap.index);
+            }
+            let outs = sm
+                .apply(&entries)
+                .map_err(|e| format!("applying entries: {e}"))?;
+            Metrics::add(&metrics.entries_applied, entries.len() as u64);
+            let mut outs = outs.into_iter();
+            let mut outputs = Vec::new();
+            let mut memberships = Vec::new();
+            for e in entries.iter() {
+                match &e.payload {
+                    EntryPayload::Command(_) => {
+                        if let Some(o) = outs.next() {
+                            outputs.push((e.log_id(), o));
+                        }
+                    }
+                    EntryPayload::Membership(_) => memberships.push(e.log_id()),
+                    EntryPayload::Blank => {}
+                }
+            }
+            if let Some(e) = entries.last() {
+                last = Some(e.index);
+            }
+            let Some(last) = last else { return Ok(None) };
+            Event::Applied {
+                last,
+                outputs,
+                memberships,
+            }
+        }
+        ApplyJob::Snapshot => match sm.snapshot() {
+            Ok(src) => Event::SnapshotCaptured(src),
+            Err(e) => Event::SnapshotStored(Err(e.to_string())),
+        },
+    }))
+}
+
 /// Runs the apply thread until the job channel closes.
 pub(crate) fn run_applier<SM: StateMachine>(
     mut sm: SM,
@@ -143,56 +197,13 @@ pub(crate) fn run_applier<SM: StateMachine>(
     metrics: Arc<Metrics>,
 ) {
     while let Some(job) = jobs.blocking_recv() {
-        let event = match job {
-            ApplyJob::Apply { restore, entries } => {
-                let mut last = None;
-                if let Some(snap) = restore {
-                    let restored = snapshots
-                        .open(snap)
-                        .and_then(|mut data| sm.restore(snap, &mut *data));
-                    if let Err(e) = restored {
-                        let _ =
-                            events.send(Event::Fatal(format!("restoring snapshot {snap}: {e}")));
-                        return;
-                    }
-                    last = Some(snap.index);
-                }
-                let outs = match sm.apply(&entries) {
-                    Ok(outs) => outs,
-                    Err(e) => {
-                        let _ = events.send(Event::Fatal(format!("applying entries: {e}")));
-                        return;
-                    }
-                };
-                Metrics::add(&metrics.entries_applied, entries.len() as u64);
-                let mut outs = outs.into_iter();
-                let mut outputs = Vec::new();
-                let mut memberships = Vec::new();
-                for e in entries.iter() {
-                    match &e.payload {
-                        EntryPayload::Command(_) => {
-                            if let Some(o) = outs.next() {
-                                outputs.push((e.log_id(), o));
-                            }
-                        }
-                        EntryPayload::Membership(_) => memberships.push(e.log_id()),
-                        EntryPayload::Blank => {}
-                    }
-                }
-                if let Some(e) = entries.last() {
-                    last = Some(e.index);
-                }
-                let Some(last) = last else { continue };
-                Event::Applied {
-                    last,
-                    outputs,
-                    memberships,
-                }
+        let event = match apply_job(&mut sm, &*snapshots, job, &metrics) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => continue,
+            Err(e) => {
+                let _ = events.send(Event::Fatal(e));
+                return;
             }
-            ApplyJob::Snapshot => match sm.snapshot() {
-                Ok(src) => Event::SnapshotCaptured(src),
-                Err(e) => Event::SnapshotStored(Err(e.to_string())),
-            },
         };
         if events.send(event).is_err() {
             return;

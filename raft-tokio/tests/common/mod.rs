@@ -30,6 +30,8 @@ pub struct ListSm {
     commands: Vec<Bytes>,
     /// Shared with the test, to inspect.
     view: View,
+    /// Applied on the driver task rather than the apply thread.
+    inline: bool,
 }
 
 impl ListSm {
@@ -114,6 +116,10 @@ impl StateMachine for ListSm {
         }))
     }
 
+    fn runs_inline(&self) -> bool {
+        self.inline
+    }
+
     fn restore(&mut self, last: LogId, data: &mut dyn SnapshotReader) -> io::Result<()> {
         let (index, commands) = decode(data)?;
         if index != last.index {
@@ -190,7 +196,12 @@ impl Cluster {
     /// snapshot, as a real application does.
     pub fn start(&mut self, id: u64) {
         let disk = self.disks[&id].clone();
-        let mut sm = ListSm::default();
+        // Cover both ways of running the workers: odd nodes apply on the driver task, even nodes
+        // persist on the persistence thread.
+        let mut sm = ListSm {
+            inline: id % 2 == 1,
+            ..ListSm::default()
+        };
         let snap = disk.log.lock().snapshot().cloned();
         if let Some(meta) = snap {
             let mut data = disk.snapshots.open(meta.last).expect("snapshot data kept");
@@ -207,10 +218,15 @@ impl Cluster {
         cfg.compaction_keep = 5;
         cfg.seed = Some(id);
         let (transport, inbound) = self.net.join(NodeId(id));
+        let log = if id % 2 == 0 {
+            disk.log.clone().on_thread()
+        } else {
+            disk.log.clone()
+        };
         let node = Node::start(
             cfg,
             sm,
-            disk.log.clone(),
+            log,
             Arc::new(disk.snapshots.clone()),
             transport,
             inbound,
