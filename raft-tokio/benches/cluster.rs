@@ -157,8 +157,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let mode = if threaded {
+        "writes and applies on their threads"
+    } else {
+        "writes and applies on the driver task"
+    };
     println!(
-        "raft-tokio, 3 nodes in one process, in-memory stores and network, {workers} runtime workers"
+        "raft-tokio, 3 nodes in one process, in-memory stores and network, {workers} runtime workers, {mode}"
     );
     println!(
         "{:>8} {:>10} {:>12} {:>10} {:>10}",
