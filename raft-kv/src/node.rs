@@ -173,15 +173,16 @@ impl KvNode {
         })
     }
 
-    /// The client address of `id`, from the replicated table or the configuration.
+    /// The client address of `id`, from the configuration or else the replicated table.
     #[must_use]
     pub fn client_addr_of(&self, id: NodeId) -> Option<SocketAddr> {
-        let stored = self
-            .store
+        if let Some(p) = self.config.peers.get(&id.0) {
+            return Some(p.client_addr);
+        }
+        self.store
             .peers()
             .ok()
-            .and_then(|peers| peers.get(&id.0).and_then(|p| p.client_addr.parse().ok()));
-        stored.or_else(|| self.config.peers.get(&id.0).map(|p| p.client_addr))
+            .and_then(|peers| peers.get(&id.0).and_then(|p| p.client_addr.parse().ok()))
     }
 
     /// Stops the node: Raft first (queued writes are made durable), then the transport.
@@ -194,19 +195,20 @@ impl KvNode {
     }
 }
 
-/// Every known member's Raft address but our own.
+/// Every known member's Raft address but our own. The local configuration wins over the
+/// replicated table: a node may reach a peer by another address than the one the peer
+/// advertises (through a proxy, or a relay in tests).
 fn peer_map(config: &ServerConfig, store: &KvStore) -> BTreeMap<NodeId, SocketAddr> {
-    let mut peers: BTreeMap<NodeId, SocketAddr> = config
-        .peers
-        .iter()
-        .map(|(id, p)| (NodeId(*id), p.peer_addr))
-        .collect();
+    let mut peers: BTreeMap<NodeId, SocketAddr> = BTreeMap::new();
     if let Ok(stored) = store.peers() {
         for (id, p) in stored {
             if let Ok(a) = p.peer_addr.parse() {
                 peers.insert(NodeId(id), a);
             }
         }
+    }
+    for (id, p) in &config.peers {
+        peers.insert(NodeId(*id), p.peer_addr);
     }
     peers.remove(&NodeId(config.id));
     peers

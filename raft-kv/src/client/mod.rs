@@ -153,7 +153,8 @@ impl Client {
             next: 0,
             endpoints,
             conn: None,
-            id: rand::random::<u64>() | 1,
+            // High bit clear: ids with it set are the servers' forwarding sessions.
+            id: (rand::random::<u64>() >> 1) | 1,
             seq: 0,
             opts,
         })
