@@ -105,6 +105,9 @@ pub(crate) struct LeaderReads {
 #[derive(Debug, Default)]
 pub(crate) struct ForwardedReads {
     pub(crate) next_request: u64,
+    /// Reads were registered under `next_request` and it is not sent yet: all reads made before
+    /// the next Ready share one request to the leader.
+    pub(crate) unsent: Option<NodeId>,
     /// (request id sent to the leader, caller's id, deadline tick)
     pub(crate) pending: VecDeque<(u64, ReadId, u64)>,
 }

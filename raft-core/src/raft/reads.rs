@@ -28,15 +28,25 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         if reads.pending.len() >= self.config.max_pending_reads {
             return Err(ReadError::Overloaded);
         }
-        reads.next_request += 1;
-        let request_id = reads.next_request;
+        if reads.unsent != Some(leader) {
+            reads.next_request += 1;
+            reads.unsent = Some(leader);
+        }
         let deadline = self.now + u64::from(self.config.election_ticks);
-        reads.pending.push_back((request_id, id, deadline));
+        reads.pending.push_back((reads.next_request, id, deadline));
+        Ok(())
+    }
+
+    /// Sends the leader one request for every read registered since the last Ready.
+    pub(super) fn send_read_requests(&mut self) {
+        let Some(leader) = self.forwarded_reads.unsent.take() else {
+            return;
+        };
+        let request_id = self.forwarded_reads.next_request;
         self.send(
             leader,
             MessageBody::ReadIndex(ReadIndexRequest { request_id }),
         );
-        Ok(())
     }
 
     /// A follower's read request.
@@ -58,16 +68,23 @@ impl<S: Storage, R: Rng> Raft<S, R> {
 
     /// The leader's answer to one of our forwarded reads.
     pub(super) fn on_read_response(&mut self, request_id: u64, index: Option<Index>) {
-        let reads = &mut self.forwarded_reads;
-        let Some(pos) = reads.pending.iter().position(|(r, _, _)| *r == request_id) else {
+        let mut answered = alloc::vec::Vec::new();
+        self.forwarded_reads.pending.retain(|(r, id, _)| {
+            if *r == request_id {
+                answered.push(*id);
+                false
+            } else {
+                true
+            }
+        });
+        if answered.is_empty() {
             self.metrics.dropped_stale += 1;
             return;
-        };
-        let Some((_, id, _)) = reads.pending.remove(pos) else {
-            return;
-        };
+        }
         let result = index.ok_or(ReadError::LeadershipLost);
-        self.push_read_result(id, result);
+        for id in answered {
+            self.push_read_result(id, result);
+        }
     }
 
     fn leader_read(&mut self, requester: Requester) -> Result<(), ReadError> {
@@ -252,6 +269,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
 
     /// Fails the reads forwarded to a leader we no longer follow.
     pub(super) fn fail_forwarded_reads(&mut self, error: ReadError) {
+        self.forwarded_reads.unsent = None;
         for (_, id, _) in core::mem::take(&mut self.forwarded_reads.pending) {
             self.push_read_result(id, Err(error));
         }

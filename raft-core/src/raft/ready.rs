@@ -38,6 +38,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
             || (self.installing.is_none() && self.log.has_unapplied())
             || self.reported != Some(self.node_state())
             || (!self.forward_buf.is_empty() && self.leader.is_some_and(|l| l != self.id))
+            || self.forwarded_reads.unsent.is_some()
             || self.leader_has_work()
     }
 
@@ -100,6 +101,7 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         // Proposals since the last Ready become one shared run, sent and written as such.
         self.log.freeze();
         self.start_read_round();
+        self.send_read_requests();
         self.send_appends()?;
         if !self.forward_buf.is_empty() {
             if let Some(leader) = self.leader.filter(|l| *l != self.id) {
