@@ -170,6 +170,11 @@ pub enum Malformed {
     BadSnapshotMembership,
     /// A message a node sends to itself.
     FromSelf,
+    /// A term no peer can be in: [`Term::MAX`](crate::Term::MAX), or zero on a message only a
+    /// candidate or leader sends (only a rejected pre-vote answer may carry term zero).
+    TermOutOfRange,
+    /// An entry or snapshot at [`Index::MAX`](crate::Index::MAX), or a run of entries past it.
+    IndexOutOfRange,
 }
 
 impl fmt::Display for Malformed {
@@ -182,6 +187,8 @@ impl fmt::Display for Malformed {
             Malformed::MatchBeyondLog => "claims to match entries beyond the leader's log",
             Malformed::BadSnapshotMembership => "snapshot membership is invalid",
             Malformed::FromSelf => "sent by this node to itself",
+            Malformed::TermOutOfRange => "term out of range",
+            Malformed::IndexOutOfRange => "index out of range",
         })
     }
 }

@@ -115,6 +115,8 @@ pub enum ConfChangeError {
     Invalid,
     /// A bootstrap entry on a node that already has a membership.
     AlreadyBootstrapped,
+    /// A change to a node that has no membership yet: only a bootstrap may come first.
+    NotBootstrapped,
 }
 
 impl fmt::Display for ConfChangeError {
@@ -129,6 +131,7 @@ impl fmt::Display for ConfChangeError {
             ConfChangeError::Empty => "the change has no steps",
             ConfChangeError::Invalid => "the membership breaks an invariant",
             ConfChangeError::AlreadyBootstrapped => "the cluster is already bootstrapped",
+            ConfChangeError::NotBootstrapped => "no membership to change; bootstrap first",
         })
     }
 }
@@ -311,6 +314,9 @@ impl Membership {
         if steps.is_empty() {
             return Err(ConfChangeError::Empty);
         }
+        if self.is_empty() {
+            return Err(ConfChangeError::NotBootstrapped);
+        }
         if self.is_joint() {
             return Err(ConfChangeError::AlreadyJoint);
         }
@@ -336,7 +342,9 @@ impl Membership {
         if next.voters.is_empty() {
             return Err(ConfChangeError::NoVoters);
         }
-        debug_assert!(next.validate().is_ok(), "apply kept the invariants");
+        // The steps keep the invariants by construction; checking costs little next to a log
+        // entry, and a refusal is safer than a membership that breaks them.
+        next.validate()?;
         Ok(next)
     }
 

@@ -74,7 +74,11 @@ impl Term {
     /// The term before any election.
     pub const ZERO: Term = Term(0);
 
-    /// The next term. Saturates at `u64::MAX`, which no real cluster reaches.
+    /// The highest term: no node campaigns past it, and a message carrying it is malformed
+    /// (a forged one could otherwise make a node vote twice in a term it cannot leave).
+    pub const MAX: Term = Term(u64::MAX);
+
+    /// The next term. Saturates at [`Term::MAX`], which no real cluster reaches.
     #[inline]
     #[must_use]
     pub const fn next(self) -> Term {
@@ -85,6 +89,10 @@ impl Term {
 impl Index {
     /// The position before the first entry.
     pub const ZERO: Index = Index(0);
+
+    /// The highest position; no entry or snapshot may sit there (a message claiming one is
+    /// malformed), so that [`Index::next`] of any real position is exact.
+    pub const MAX: Index = Index(u64::MAX);
 
     /// The following position (saturating).
     #[inline]

@@ -231,6 +231,11 @@ impl<S: Storage, R: Rng> Raft<S, R> {
 
     /// Starts a pre-vote round, or an election if pre-vote is off or `transfer` is set.
     pub(super) fn start_election(&mut self, transfer: bool) {
+        if self.term == Term::MAX {
+            // No term follows; campaigning would vote a second time in this one. Only forged
+            // messages could have brought the node here, and they are refused now.
+            return;
+        }
         if self.config.pre_vote && !transfer {
             self.fail_all_reads(ReadError::LeadershipLost);
             self.role = RoleState::PreCandidate(Votes::default());

@@ -296,6 +296,9 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         if msg.from == self.id {
             return Err(self.malformed(&msg, Malformed::FromSelf));
         }
+        if let Some(reason) = out_of_range(&msg) {
+            return Err(self.malformed(&msg, reason));
+        }
         self.metrics.messages_received += 1;
         let result = self.step_inner(msg);
         if let Err(StepError::Storage(_)) = &result {
@@ -563,4 +566,29 @@ impl<S, R> core::fmt::Debug for Raft<S, R> {
             .field("membership", &self.membership.membership)
             .finish_non_exhaustive()
     }
+}
+
+/// Why `msg` carries a term or an index no honest peer can send, if it does.
+fn out_of_range(msg: &Message) -> Option<Malformed> {
+    let term_ok = match msg.term {
+        Term::MAX => false,
+        // A node in term zero never leads nor campaigns; it only answers pre-votes, and a
+        // rejection goes out in its own term.
+        Term::ZERO => matches!(msg.body, MessageBody::PreVoteResponse(_)),
+        _ => true,
+    };
+    if !term_ok {
+        return Some(Malformed::TermOutOfRange);
+    }
+    let index_ok = match &msg.body {
+        MessageBody::Append(req) => req
+            .prev
+            .index
+            .0
+            .checked_add(req.entries.len() as u64)
+            .is_some_and(|last| last < Index::MAX.0),
+        MessageBody::InstallSnapshot(offer) => offer.meta.last.index < Index::MAX,
+        _ => true,
+    };
+    (!index_ok).then_some(Malformed::IndexOutOfRange)
 }
