@@ -3,7 +3,8 @@
 //! with the leader) unless the connection opted into stale local reads with `RAFT.STALE on`.
 //!
 //! Each connection's requests may be pipelined: they are read as they come (up to the pipeline
-//! limit), executed concurrently where they wait on Raft, and answered in order.
+//! limit), take effect in the order they were sent (as Redis runs them), overlap where that
+//! order allows (see [`Order`]) and are answered in order.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,11 +16,11 @@ use raft_core::{NodeId, Role};
 use raft_tokio::ProposeError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use crate::client::reply::Value;
 use crate::command::{Command, SetCondition as CmdCondition, glob_match};
-use crate::forward::{ForwardError, ForwardSession};
+use crate::forward::{ForwardError, ForwardSession, Forwarder};
 use crate::node::KvNode;
 use crate::resp::{Decoder, Limits as RespLimits, Protocol, Reply, encode};
 use crate::sm::{Op, Output, Proposal, Session, SetCondition};
@@ -46,16 +47,20 @@ pub struct Shared {
     /// Counters.
     pub stats: ServerStats,
     clients: AtomicUsize,
+    /// The connection to the leader that forwarded writes share.
+    forwarder: Arc<Forwarder>,
 }
 
 impl Shared {
     /// State for serving `node`.
     #[must_use]
     pub fn new(node: KvNode) -> Arc<Shared> {
+        let forwarder = Forwarder::new(node.config.password.clone());
         Arc::new(Shared {
             node,
             stats: ServerStats::default(),
             clients: AtomicUsize::new(0),
+            forwarder,
         })
     }
 
@@ -103,7 +108,124 @@ struct Conn {
     name: Option<Bytes>,
     forward: Arc<Mutex<ForwardSession>>,
     cursors: Cursors,
+    order: Order,
     quit: bool,
+}
+
+/// How a command is ordered with the others of its connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Reads the keyspace or the node's state.
+    Read,
+    /// Goes through the Raft log.
+    Write,
+    /// A membership or leadership change: runs alone.
+    Exclusive,
+}
+
+impl Kind {
+    fn of(cmd: &Command) -> Kind {
+        if cmd.is_write() {
+            Kind::Write
+        } else if cmd.is_read() || matches!(cmd, Command::Info(_) | Command::RaftStatus) {
+            Kind::Read
+        } else {
+            Kind::Exclusive
+        }
+    }
+}
+
+/// Keeps a connection's commands in the order the client sent them, while letting pipelined
+/// commands wait on Raft together. The commands form runs of one kind: a run starts once every
+/// command of the run before it has completed, so a read sees every write sent before it and no
+/// write sent after it. Within a run, reads overlap freely; writes are submitted to Raft one
+/// after another, each as soon as the one before is queued, so they apply in order and complete
+/// together; a write that is forwarded to the leader waits until the write before it completed.
+#[derive(Default)]
+struct Order {
+    kind: Option<Kind>,
+    /// Held by every command of the current run, and by this while the run may grow: when all
+    /// are dropped, the commands of the next run may start.
+    run: Option<Arc<watch::Sender<()>>>,
+    /// Closes when the run before the current one has completed.
+    after: Option<watch::Receiver<()>>,
+    /// Fires (or closes) when the current run's last write has been queued in Raft.
+    queued: Option<oneshot::Receiver<()>>,
+    /// Closes when the current run's last write has completed.
+    done: Option<oneshot::Receiver<()>>,
+}
+
+impl Order {
+    /// The place of the next command, of kind `kind`.
+    fn ticket(&mut self, kind: Kind) -> Ticket {
+        if self.kind != Some(kind) || kind == Kind::Exclusive {
+            let (tx, _) = watch::channel(());
+            self.after = self.run.replace(Arc::new(tx)).map(|run| run.subscribe());
+            self.kind = Some(kind);
+            self.queued = None;
+            self.done = None;
+        }
+        let mut ticket = Ticket {
+            after: self.after.clone(),
+            prev_queued: None,
+            prev_done: None,
+            queued: None,
+            _done: None,
+            _run: self.run.clone(),
+        };
+        if kind == Kind::Write {
+            let (queued, queued_rx) = oneshot::channel();
+            let (done, done_rx) = oneshot::channel();
+            ticket.prev_queued = self.queued.replace(queued_rx);
+            ticket.prev_done = self.done.replace(done_rx);
+            ticket.queued = Some(queued);
+            ticket._done = Some(done);
+        }
+        ticket
+    }
+}
+
+/// One command's place in its connection's [`Order`]; dropped when the command completes.
+struct Ticket {
+    after: Option<watch::Receiver<()>>,
+    prev_queued: Option<oneshot::Receiver<()>>,
+    prev_done: Option<oneshot::Receiver<()>>,
+    queued: Option<oneshot::Sender<()>>,
+    _done: Option<oneshot::Sender<()>>,
+    _run: Option<Arc<watch::Sender<()>>>,
+}
+
+impl Ticket {
+    /// Waits until the run before this command's has completed.
+    async fn start(&mut self) {
+        if let Some(after) = &mut self.after {
+            while after.changed().await.is_ok() {}
+        }
+        self.after = None;
+    }
+
+    /// Waits until this write may be queued in Raft here: the write before it was.
+    async fn may_queue(&mut self) {
+        self.start().await;
+        if let Some(prev) = self.prev_queued.take() {
+            let _ = prev.await;
+        }
+    }
+
+    /// Says that this write has been queued in Raft.
+    fn queued(&mut self) {
+        if let Some(q) = self.queued.take() {
+            let _ = q.send(());
+        }
+    }
+
+    /// Waits until this write may be forwarded: the write before it completed.
+    async fn may_forward(&mut self) {
+        self.start().await;
+        if let Some(prev) = self.prev_done.take() {
+            let _ = prev.await;
+        }
+    }
 }
 
 /// The most SCAN cursors a connection keeps.
@@ -143,8 +265,11 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
         protocol: Protocol::Resp2,
         stale: false,
         name: None,
-        forward: Arc::new(Mutex::new(ForwardSession::new(cfg.password.clone()))),
+        forward: Arc::new(Mutex::new(ForwardSession::new(Arc::clone(
+            &shared.forwarder,
+        )))),
         cursors: Cursors::default(),
+        order: Order::default(),
         quit: false,
     };
     let mut buf = BytesMut::with_capacity(16 << 10);
@@ -254,7 +379,9 @@ fn dispatch(shared: &Arc<Shared>, conn: &mut Conn, args: Vec<Bytes>, out: onesho
             let shared = Arc::clone(shared);
             let stale = conn.stale;
             let cursors = conn.cursors.clone();
+            let mut ticket = conn.order.ticket(Kind::Read);
             tokio::spawn(async move {
+                ticket.start().await;
                 let r = scan(
                     &shared,
                     stale,
@@ -264,6 +391,7 @@ fn dispatch(shared: &Arc<Shared>, conn: &mut Conn, args: Vec<Bytes>, out: onesho
                     &cursors,
                 )
                 .await;
+                drop(ticket);
                 let _ = out.send(r);
             });
         }
@@ -271,8 +399,9 @@ fn dispatch(shared: &Arc<Shared>, conn: &mut Conn, args: Vec<Bytes>, out: onesho
             let shared = Arc::clone(shared);
             let stale = conn.stale;
             let forward = Arc::clone(&conn.forward);
+            let ticket = conn.order.ticket(Kind::of(&cmd));
             tokio::spawn(async move {
-                let r = execute(&shared, stale, forward, cmd, args).await;
+                let r = execute(&shared, stale, forward, cmd, args, ticket).await;
                 let _ = out.send(r);
             });
         }
@@ -447,17 +576,22 @@ fn reply_of_value(v: Value) -> Reply {
     }
 }
 
-/// Proposes a write on this node if it leads, else forwards it (tagged) to the leader.
+/// Proposes a write on this node if it leads, else forwards it (tagged) to the leader, in its
+/// place in the connection's order.
 async fn write(
     shared: &Shared,
     forward: Arc<Mutex<ForwardSession>>,
     session: Option<Session>,
     op: Op,
     args: &[Bytes],
+    ticket: &mut Ticket,
 ) -> Reply {
+    ticket.may_queue().await;
     if shared.is_leader() {
         let proposal = Proposal { session, op };
-        match shared.node.raft.propose(proposal.encode()).await {
+        let outcome = shared.node.raft.submit(proposal.encode());
+        ticket.queued();
+        match outcome.await {
             Ok(o) => return reply_of(o),
             Err(ProposeError::NotLeader { .. }) => {}
             Err(ProposeError::LeadershipLost) => {
@@ -478,6 +612,7 @@ async fn write(
     if session.is_some_and(|s| s.client >> 63 == 1) {
         return Reply::error("NOTLEADER this node is not the leader");
     }
+    ticket.may_forward().await;
     shared.stats.forwarded.fetch_add(1, Ordering::Relaxed);
     let mut fwd = forward.lock().await;
     let (client, seq) = match session {
@@ -507,8 +642,12 @@ async fn execute(
     forward: Arc<Mutex<ForwardSession>>,
     cmd: Command,
     args: Vec<Bytes>,
+    mut ticket: Ticket,
 ) -> Reply {
     let store = &shared.node.store;
+    if !cmd.is_write() {
+        ticket.start().await;
+    }
     match cmd {
         Command::Get(k) => match read_barrier(shared, stale).await {
             Err(r) => r,
@@ -591,11 +730,14 @@ async fn execute(
         }
         Command::Tagged { client, seq, inner } => match op_of(*inner) {
             Err(r) => r,
-            Ok(op) => write(shared, forward, Some(Session { client, seq }), op, &args).await,
+            Ok(op) => {
+                let session = Some(Session { client, seq });
+                write(shared, forward, session, op, &args, &mut ticket).await
+            }
         },
         cmd => match op_of(cmd) {
             Err(r) => r,
-            Ok(op) => write(shared, forward, None, op, &args).await,
+            Ok(op) => write(shared, forward, None, op, &args, &mut ticket).await,
         },
     }
 }

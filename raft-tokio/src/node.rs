@@ -122,15 +122,32 @@ impl<O: Send + 'static> Node<O> {
     /// ([`ProposeError::NotLeader`], [`ProposeError::Overloaded`], [`ProposeError::Dropped`]) or
     /// may have ([`ProposeError::LeadershipLost`], [`ProposeError::ShutDown`] after appending).
     pub async fn propose(&self, command: Bytes) -> Result<O, ProposeError> {
+        self.submit(command).await
+    }
+
+    /// Queues a command for proposal now, before returning, and gives the future of its outcome
+    /// (what [`Node::propose`] resolves with). Commands submitted one after another are proposed
+    /// in that order, so, when all are appended, they apply in that order: a server runs a
+    /// client's pipelined writes this way without waiting for each before submitting the next.
+    /// (An `async fn` such as `propose` queues only when first polled.)
+    pub fn submit(
+        &self,
+        command: Bytes,
+    ) -> impl Future<Output = Result<O, ProposeError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        if self.send(Request::Propose(command, tx)).is_err() {
-            return Err(if self.is_running() {
+        let refused = self.send(Request::Propose(command, tx)).is_err().then(|| {
+            if self.is_running() {
                 ProposeError::Overloaded
             } else {
                 ProposeError::ShutDown
-            });
+            }
+        });
+        async move {
+            match refused {
+                Some(e) => Err(e),
+                None => rx.await.unwrap_or(Err(ProposeError::ShutDown)),
+            }
         }
-        rx.await.unwrap_or(Err(ProposeError::ShutDown))
     }
 
     /// Waits until a read of the state machine would be linearizable: the leader confirmed its

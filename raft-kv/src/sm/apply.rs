@@ -15,6 +15,10 @@ use super::keys;
 use super::ops::{Op, Output, Proposal, SetCondition};
 use super::store::{KvStore, PeerAddrs, StoreError};
 
+/// The longest value APPEND may build (as Redis's `proto-max-bulk-len`). A constant, not a
+/// setting: every replica must refuse the same appends.
+pub const MAX_STRING_LEN: usize = 512 << 20;
+
 /// Session expiry and bounds.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionLimits {
@@ -86,11 +90,18 @@ impl<'a> Group<'a> {
     }
 
     fn put(&mut self, key: &Bytes, value: Bytes) -> Result<(), StoreError> {
-        if self.get(key)?.is_none() {
+        let existed = self.get(key)?.is_some();
+        self.put_over(key, value, existed);
+        Ok(())
+    }
+
+    /// [`Group::put`] when the caller has just read the key: `existed` says whether it had a
+    /// value (one point lookup per write instead of two).
+    fn put_over(&mut self, key: &Bytes, value: Bytes, existed: bool) {
+        if !existed {
             self.keys_delta += 1;
         }
         self.data.insert(key.clone(), Some(value));
-        Ok(())
     }
 
     fn del(&mut self, key: &Bytes) -> Result<bool, StoreError> {
@@ -148,9 +159,10 @@ impl<'a> Group<'a> {
         seq: u64,
         op: Op,
     ) -> Result<Output, StoreError> {
-        let existing = self
-            .session(client)?
-            .filter(|s| s.last_index.saturating_add(self.limits.ttl_entries) >= index);
+        let stored = self.session(client)?;
+        let stored_age = stored.as_ref().map(|s| s.last_index);
+        let existing =
+            stored.filter(|s| s.last_index.saturating_add(self.limits.ttl_entries) >= index);
         if let Some(s) = &existing {
             if seq == s.seq {
                 return Ok(s.output.clone());
@@ -166,10 +178,10 @@ impl<'a> Group<'a> {
             return Ok(err("ERR too many client sessions; retry later"));
         }
         let output = self.apply_op(op)?;
-        match self.session(client)? {
-            Some(old) => self
+        match stored_age {
+            Some(last_index) => self
                 .ages_dropped
-                .push(keys::session_age(old.last_index, client)),
+                .push(keys::session_age(last_index, client)),
             None => self.sessions_delta += 1,
         }
         self.sessions.insert(
@@ -235,7 +247,7 @@ impl<'a> Group<'a> {
                     SetCondition::IfPresent => old.is_some(),
                 };
                 if go {
-                    self.put(&key, value)?;
+                    self.put_over(&key, value, old.is_some());
                 }
                 match (get, go) {
                     (true, _) => old.map_or(Output::Nil, Output::Bulk),
@@ -245,7 +257,7 @@ impl<'a> Group<'a> {
             }
             Op::GetSet { key, value } => {
                 let old = self.get(&key)?;
-                self.put(&key, value)?;
+                self.put_over(&key, value, old.is_some());
                 old.map_or(Output::Nil, Output::Bulk)
             }
             Op::Del { keys: ks } => {
@@ -258,17 +270,25 @@ impl<'a> Group<'a> {
                 Output::Int(n)
             }
             Op::Append { key, value } => {
-                let mut v = BytesMut::new();
-                if let Some(old) = self.get(&key)? {
+                let old = self.get(&key)?;
+                let existed = old.is_some();
+                let old_len = old.as_ref().map_or(0, Bytes::len);
+                if old_len.saturating_add(value.len()) > MAX_STRING_LEN {
+                    return Ok(err("ERR string exceeds maximum allowed size"));
+                }
+                let mut v = BytesMut::with_capacity(old_len + value.len());
+                if let Some(old) = old {
                     v.extend_from_slice(&old);
                 }
                 v.extend_from_slice(&value);
                 let len = v.len() as i64;
-                self.put(&key, v.freeze())?;
+                self.put_over(&key, v.freeze(), existed);
                 Output::Int(len)
             }
             Op::IncrBy { key, by } => {
-                let current = match self.get(&key)? {
+                let old = self.get(&key)?;
+                let existed = old.is_some();
+                let current = match old {
                     None => 0,
                     Some(v) => match std::str::from_utf8(&v)
                         .ok()
@@ -280,7 +300,7 @@ impl<'a> Group<'a> {
                 };
                 match current.checked_add(by) {
                     Some(n) => {
-                        self.put(&key, Bytes::from(n.to_string()))?;
+                        self.put_over(&key, Bytes::from(n.to_string()), existed);
                         Output::Int(n)
                     }
                     None => err("ERR increment or decrement would overflow"),
