@@ -9,10 +9,11 @@
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{WriteBatch, WriteOptions};
 
 use super::keys;
 use super::ops::{Op, Output, Proposal, SetCondition};
+use super::sessions::{SessionMeta, SessionRecord, Sessions, read_record};
 use super::store::{KvStore, PeerAddrs, StoreError};
 
 /// The longest value APPEND may build (as Redis's `proto-max-bulk-len`). A constant, not a
@@ -40,43 +41,37 @@ impl Default for SessionLimits {
     }
 }
 
-/// A client's last request and its result.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(crate) struct SessionRecord {
-    pub(crate) seq: u64,
-    pub(crate) output: Output,
-    pub(crate) last_index: u64,
-}
-
-/// The writes of one group of entries, staged over the store.
+/// The writes of one group of entries, staged over the store and the session table.
 pub(crate) struct Group<'a> {
     store: &'a KvStore,
+    known: &'a Sessions,
     limits: SessionLimits,
     data: HashMap<Bytes, Option<Bytes>>,
     keys_delta: i64,
+    /// Sessions written (or deleted) by this group.
     sessions: HashMap<u64, Option<SessionRecord>>,
-    /// Age-index keys to delete (old positions of sessions touched or swept).
-    ages_dropped: Vec<[u8; 17]>,
-    sessions_delta: i64,
     peers: Vec<(u64, PeerAddrs)>,
     /// Members whose addresses changed in this group.
     pub(crate) peers_changed: bool,
 }
+
+/// What a written group changed in the session table, to be recorded with
+/// [`Sessions::update`] once its batch is in the store.
+pub(crate) type SessionChanges = Vec<(u64, Option<SessionMeta>)>;
 
 fn err(text: &str) -> Output {
     Output::Error(text.to_owned())
 }
 
 impl<'a> Group<'a> {
-    pub(crate) fn new(store: &'a KvStore, limits: SessionLimits) -> Group<'a> {
+    pub(crate) fn new(store: &'a KvStore, known: &'a Sessions, limits: SessionLimits) -> Group<'a> {
         Group {
             store,
+            known,
             limits,
             data: HashMap::new(),
             keys_delta: 0,
             sessions: HashMap::new(),
-            ages_dropped: Vec::new(),
-            sessions_delta: 0,
             peers: Vec::new(),
             peers_changed: false,
         }
@@ -113,25 +108,39 @@ impl<'a> Group<'a> {
         Ok(existed)
     }
 
-    fn session(&self, client: u64) -> Result<Option<SessionRecord>, StoreError> {
-        if let Some(s) = self.sessions.get(&client) {
-            return Ok(s.clone());
-        }
-        match self.store.db().get_pinned(keys::session(client))? {
-            None => Ok(None),
-            Some(v) => postcard::from_bytes(&v)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("session of client {client}: {e}"))),
+    /// The session of `client` as of this point of the group.
+    fn session(&self, client: u64) -> Option<SessionMeta> {
+        match self.sessions.get(&client) {
+            Some(staged) => staged.as_ref().map(|r| SessionMeta {
+                seq: r.seq,
+                last_index: r.last_index,
+            }),
+            None => self.known.get(client),
         }
     }
 
-    fn session_count(&self) -> Result<i64, StoreError> {
-        let stored = self
-            .store
-            .db()
-            .get_pinned(keys::SESSION_COUNT)?
-            .map_or(0, |v| keys::u64_of(&v));
-        Ok(i64::try_from(stored).unwrap_or(i64::MAX) + self.sessions_delta)
+    /// The output recorded for `client`'s last request (read for retries only).
+    fn recorded_output(&self, client: u64) -> Result<Output, StoreError> {
+        let record = match self.sessions.get(&client) {
+            Some(staged) => staged.clone(),
+            None => read_record(self.store, client)?,
+        };
+        record.map(|r| r.output).ok_or_else(|| {
+            StoreError::Corrupt(format!("client {client}'s session has no stored record"))
+        })
+    }
+
+    /// How many sessions there are as of this point of the group.
+    fn session_count(&self) -> usize {
+        let mut n = self.known.len();
+        for (client, staged) in &self.sessions {
+            match (self.known.get(*client).is_some(), staged.is_some()) {
+                (false, true) => n += 1,
+                (true, false) => n -= 1,
+                _ => {}
+            }
+        }
+        n
     }
 
     /// Applies the entry at `index` carrying `data` (an encoded [`Proposal`]).
@@ -145,7 +154,7 @@ impl<'a> Group<'a> {
             }) => self.apply_tagged(index, s.client, s.seq, op)?,
         };
         if self.limits.sweep_every > 0 && index.is_multiple_of(self.limits.sweep_every) {
-            self.sweep(index)?;
+            self.sweep(index);
         }
         Ok(out)
     }
@@ -159,31 +168,24 @@ impl<'a> Group<'a> {
         seq: u64,
         op: Op,
     ) -> Result<Output, StoreError> {
-        let stored = self.session(client)?;
-        let stored_age = stored.as_ref().map(|s| s.last_index);
-        let existing =
-            stored.filter(|s| s.last_index.saturating_add(self.limits.ttl_entries) >= index);
-        if let Some(s) = &existing {
+        let existing = self
+            .session(client)
+            .filter(|s| s.last_index.saturating_add(self.limits.ttl_entries) >= index);
+        if let Some(s) = existing {
             if seq == s.seq {
-                return Ok(s.output.clone());
+                return self.recorded_output(client);
             }
             if seq < s.seq {
                 return Ok(err(
                     "ERR stale request: a newer request of this client was applied",
                 ));
             }
-        } else if self.session_count()?
-            >= i64::try_from(self.limits.max_sessions).unwrap_or(i64::MAX)
+        } else if self.session(client).is_none()
+            && u64::try_from(self.session_count()).unwrap_or(u64::MAX) >= self.limits.max_sessions
         {
             return Ok(err("ERR too many client sessions; retry later"));
         }
         let output = self.apply_op(op)?;
-        match stored_age {
-            Some(last_index) => self
-                .ages_dropped
-                .push(keys::session_age(last_index, client)),
-            None => self.sessions_delta += 1,
-        }
         self.sessions.insert(
             client,
             Some(SessionRecord {
@@ -195,41 +197,22 @@ impl<'a> Group<'a> {
         Ok(output)
     }
 
-    /// Deletes the sessions unused for more than the TTL as of `index`.
-    fn sweep(&mut self, index: u64) -> Result<(), StoreError> {
+    /// Deletes the sessions unused for more than the TTL as of `index`. Which sessions expire
+    /// depends only on the applied prefix, not on the order the table is walked in.
+    fn sweep(&mut self, index: u64) {
         let Some(horizon) = index.checked_sub(self.limits.ttl_entries) else {
-            return Ok(());
+            return;
         };
-        let mut expired = Vec::new();
-        for item in self.store.db().iterator(IteratorMode::From(
-            &[keys::SESSION_AGE],
-            rocksdb::Direction::Forward,
-        )) {
-            let (k, _) = item?;
-            if k.len() != 17 || k[0] != keys::SESSION_AGE {
-                break;
-            }
-            let last = keys::u64_of(&k[1..9]);
-            if last >= horizon {
-                break;
-            }
-            expired.push((last, keys::u64_of(&k[9..17])));
-        }
-        for (last, client) in expired {
-            // A session used again in this group is not expired.
-            if let Some(Some(s)) = self.sessions.get(&client)
-                && s.last_index != last
-            {
-                continue;
-            }
-            if matches!(self.sessions.get(&client), Some(None)) {
-                continue;
-            }
-            self.ages_dropped.push(keys::session_age(last, client));
+        let expired: Vec<u64> = self
+            .known
+            .unused_since(horizon)
+            // A session this group wrote or deleted already is not expired here.
+            .filter(|(client, _)| !self.sessions.contains_key(client))
+            .map(|(client, _)| client)
+            .collect();
+        for client in expired {
             self.sessions.insert(client, None);
-            self.sessions_delta -= 1;
         }
-        Ok(())
     }
 
     fn apply_op(&mut self, op: Op) -> Result<Output, StoreError> {
@@ -331,8 +314,9 @@ impl<'a> Group<'a> {
     }
 
     /// Writes the group and the applied index as one batch (no fsync: the log is durable, and a
-    /// lost tail of applies is applied again after a restart).
-    pub(crate) fn commit(self, applied: u64) -> Result<(), StoreError> {
+    /// lost tail of applies is applied again after a restart). Returns what changed in the
+    /// session table, for the caller to record once the batch is written.
+    pub(crate) fn commit(self, applied: u64) -> Result<SessionChanges, StoreError> {
         let db = self.store.db();
         let mut b = WriteBatch::default();
         for (k, v) in &self.data {
@@ -345,23 +329,24 @@ impl<'a> Group<'a> {
             let n = self.store.len()?.saturating_add_signed(self.keys_delta);
             b.put(keys::KEY_COUNT, n.to_be_bytes());
         }
-        for k in &self.ages_dropped {
-            b.delete(k);
-        }
+        let mut changes = Vec::with_capacity(self.sessions.len());
         for (client, s) in &self.sessions {
             match s {
                 Some(s) => {
                     let v =
                         postcard::to_allocvec(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     b.put(keys::session(*client), v);
-                    b.put(keys::session_age(s.last_index, *client), []);
+                    let meta = SessionMeta {
+                        seq: s.seq,
+                        last_index: s.last_index,
+                    };
+                    changes.push((*client, Some(meta)));
                 }
-                None => b.delete(keys::session(*client)),
+                None => {
+                    b.delete(keys::session(*client));
+                    changes.push((*client, None));
+                }
             }
-        }
-        if self.sessions_delta != 0 {
-            let n = u64::try_from(self.session_count()?).unwrap_or(0);
-            b.put(keys::SESSION_COUNT, n.to_be_bytes());
         }
         for (id, addrs) in &self.peers {
             let v = postcard::to_allocvec(addrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -371,6 +356,6 @@ impl<'a> Group<'a> {
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         db.write_opt(b, &wo)?;
-        Ok(())
+        Ok(changes)
     }
 }

@@ -5,9 +5,7 @@
 //! | `d` + user key | the value |
 //! | `m` `applied` | the last applied index (u64, big-endian) |
 //! | `m` `keys` | the number of user keys (u64, big-endian) |
-//! | `m` `sessions` | the number of client sessions (u64, big-endian) |
 //! | `s` + client id (BE) | the session: last sequence number, its output, when it was used |
-//! | `t` + last use (BE) + client id (BE) | nothing: sessions by age, for eviction |
 //! | `p` + node id (BE) | the member's addresses |
 
 /// User data.
@@ -16,8 +14,6 @@ pub const DATA: u8 = b'd';
 pub const META: u8 = b'm';
 /// Sessions by client.
 pub const SESSION: u8 = b's';
-/// Sessions by last use.
-pub const SESSION_AGE: u8 = b't';
 /// Member addresses.
 pub const PEER: u8 = b'p';
 
@@ -25,8 +21,6 @@ pub const PEER: u8 = b'p';
 pub const APPLIED: &[u8] = b"mapplied";
 /// The number of user keys.
 pub const KEY_COUNT: &[u8] = b"mkeys";
-/// The number of sessions.
-pub const SESSION_COUNT: &[u8] = b"msessions";
 
 /// The key of a user key's value.
 #[must_use]
@@ -43,16 +37,6 @@ pub fn session(client: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = SESSION;
     k[1..].copy_from_slice(&client.to_be_bytes());
-    k
-}
-
-/// The age-index key of a session last used at `index`.
-#[must_use]
-pub fn session_age(index: u64, client: u64) -> [u8; 17] {
-    let mut k = [0u8; 17];
-    k[0] = SESSION_AGE;
-    k[1..9].copy_from_slice(&index.to_be_bytes());
-    k[9..].copy_from_slice(&client.to_be_bytes());
     k
 }
 

@@ -4,8 +4,11 @@
 mod apply;
 pub mod keys;
 pub mod ops;
+mod sessions;
 pub(crate) mod snapshot;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 
@@ -15,6 +18,7 @@ use tokio::sync::watch;
 
 pub use self::apply::SessionLimits;
 pub use self::ops::{Op, Output, Proposal, Session, SetCondition};
+use self::sessions::Sessions;
 pub use self::snapshot::restore as restore_from;
 pub use self::store::{KvStore, PeerAddrs, StoreError};
 
@@ -22,6 +26,7 @@ pub use self::store::{KvStore, PeerAddrs, StoreError};
 pub struct KvStateMachine {
     store: KvStore,
     applied: Index,
+    sessions: Sessions,
     limits: SessionLimits,
     /// Bumped whenever the members' addresses change, so the node can update its transport.
     peers_changed: watch::Sender<u64>,
@@ -34,11 +39,13 @@ impl KvStateMachine {
         limits: SessionLimits,
     ) -> Result<(KvStateMachine, watch::Receiver<u64>), StoreError> {
         let applied = Index(store.applied()?);
+        let sessions = Sessions::load(&store)?;
         let (tx, rx) = watch::channel(0);
         Ok((
             KvStateMachine {
                 store,
                 applied,
+                sessions,
                 limits,
                 peers_changed: tx,
             },
@@ -47,7 +54,7 @@ impl KvStateMachine {
     }
 
     fn apply_entries(&mut self, entries: &Entries) -> Result<Vec<Output>, StoreError> {
-        let mut group = apply::Group::new(&self.store, self.limits);
+        let mut group = apply::Group::new(&self.store, &self.sessions, self.limits);
         let mut out = Vec::new();
         let mut last = None;
         for e in entries.iter() {
@@ -58,7 +65,9 @@ impl KvStateMachine {
         }
         let Some(last) = last else { return Ok(out) };
         let changed = group.peers_changed;
-        group.commit(last.0)?;
+        for (client, meta) in group.commit(last.0)? {
+            self.sessions.update(client, meta);
+        }
         self.applied = last;
         if changed {
             self.peers_changed.send_modify(|n| *n += 1);
@@ -87,6 +96,7 @@ impl StateMachine for KvStateMachine {
 
     fn restore(&mut self, last: LogId, data: &mut dyn SnapshotReader) -> io::Result<()> {
         snapshot::restore(&self.store, last, data)?;
+        self.sessions = Sessions::load(&self.store).map_err(io::Error::other)?;
         self.applied = last.index;
         self.peers_changed.send_modify(|n| *n += 1);
         Ok(())

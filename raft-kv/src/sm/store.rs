@@ -67,7 +67,7 @@ impl KvStore {
             db: Arc::new(db),
             path: path.as_ref().to_path_buf(),
         };
-        for key in [keys::APPLIED, keys::KEY_COUNT, keys::SESSION_COUNT] {
+        for key in [keys::APPLIED, keys::KEY_COUNT] {
             if let Some(v) = store.db.get_pinned(key)?
                 && v.len() != 8
             {
