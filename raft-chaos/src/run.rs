@@ -164,6 +164,7 @@ pub async fn run(cfg: &RunConfig) -> Result<Summary, String> {
         snapshot_every: 100,
         compaction_keep: 20,
         lease_reads: false,
+        ..RaftSettings::default()
     };
     let spec = ClusterSpec {
         binary: cfg.binary.clone(),

@@ -132,6 +132,7 @@ impl KvNode {
         let mut raft = Config::new(NodeId(config.id));
         raft.election_ticks = config.raft.election_ticks;
         raft.heartbeat_ticks = config.raft.heartbeat_ticks;
+        raft.max_inflight_msgs = config.raft.max_inflight_appends;
         raft.max_uncommitted_bytes = 256 << 20;
         if config.raft.lease_reads {
             raft.read_mode = ReadMode::LeaseBased;
