@@ -49,6 +49,8 @@ pub struct Shared {
     clients: AtomicUsize,
     /// The connection to the leader that forwarded writes share.
     forwarder: Arc<Forwarder>,
+    /// One `DBSIZE` count at a time (each walks every key).
+    counting: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             stats: ServerStats::default(),
             clients: AtomicUsize::new(0),
             forwarder,
+            counting: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -675,9 +678,7 @@ async fn execute(
         },
         Command::DbSize => match read_barrier(shared, stale).await {
             Err(r) => r,
-            Ok(()) => store.len().map_or_else(store_error, |n| {
-                Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-            }),
+            Ok(()) => dbsize(shared).await,
         },
         Command::Info(sections) => Reply::Verbatim(
             crate::resp::VerbatimFormat::Text,
@@ -775,6 +776,19 @@ async fn forward_raw(
     }
 }
 
+/// `DBSIZE`: counts the keys off the async workers, one count at a time.
+async fn dbsize(shared: &Shared) -> Reply {
+    let Ok(_slot) = shared.counting.acquire().await else {
+        return Reply::error("ERR shutting down");
+    };
+    let store = shared.node.store.clone();
+    match tokio::task::spawn_blocking(move || store.count_keys()).await {
+        Ok(Ok(n)) => Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+        Ok(Err(e)) => store_error(e),
+        Err(_) => Reply::error("ERR the key count failed"),
+    }
+}
+
 async fn info(shared: &Shared, sections: &[Bytes]) -> Bytes {
     let want = |s: &str| {
         sections.is_empty()
@@ -811,9 +825,9 @@ async fn info(shared: &Shared, sections: &[Bytes]) -> Bytes {
             s.protocol_errors.load(Ordering::Relaxed),
         );
     }
-    if want("keyspace")
-        && let Ok(n) = shared.node.store.len()
-    {
+    if want("keyspace") {
+        // An estimate: INFO must stay cheap; DBSIZE counts exactly.
+        let n = shared.node.store.estimate_keys();
         out += &format!("# Keyspace\r\ndb0:keys={n},expires=0,avg_ttl=0\r\n\r\n");
     }
     if (want("replication") || want("raft"))

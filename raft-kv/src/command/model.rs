@@ -81,7 +81,8 @@ pub enum Command {
     MSet(Vec<(Bytes, Bytes)>),
     /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
     Scan(ScanArgs),
-    /// `DBSIZE`.
+    /// `DBSIZE`: counts the keys, walking all of them (O(number of keys), one count at a time
+    /// per node), so that writes need not read their keys to keep a count.
     DbSize,
     /// `INFO [section ...]`.
     Info(Vec<Bytes>),

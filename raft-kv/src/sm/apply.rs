@@ -47,7 +47,6 @@ pub(crate) struct Group<'a> {
     known: &'a Sessions,
     limits: SessionLimits,
     data: HashMap<Bytes, Option<Bytes>>,
-    keys_delta: i64,
     /// Sessions written (or deleted) by this group.
     sessions: HashMap<u64, Option<SessionRecord>>,
     peers: Vec<(u64, PeerAddrs)>,
@@ -70,7 +69,6 @@ impl<'a> Group<'a> {
             known,
             limits,
             data: HashMap::new(),
-            keys_delta: 0,
             sessions: HashMap::new(),
             peers: Vec::new(),
             peers_changed: false,
@@ -84,25 +82,15 @@ impl<'a> Group<'a> {
         self.store.get(key)
     }
 
-    fn put(&mut self, key: &Bytes, value: Bytes) -> Result<(), StoreError> {
-        let existed = self.get(key)?.is_some();
-        self.put_over(key, value, existed);
-        Ok(())
-    }
-
-    /// [`Group::put`] when the caller has just read the key: `existed` says whether it had a
-    /// value (one point lookup per write instead of two).
-    fn put_over(&mut self, key: &Bytes, value: Bytes, existed: bool) {
-        if !existed {
-            self.keys_delta += 1;
-        }
+    /// Sets `key`: a blind write, no lookup (the store keeps no key count that a write would
+    /// have to maintain; `DBSIZE` counts).
+    fn put(&mut self, key: &Bytes, value: Bytes) {
         self.data.insert(key.clone(), Some(value));
     }
 
     fn del(&mut self, key: &Bytes) -> Result<bool, StoreError> {
         let existed = self.get(key)?.is_some();
         if existed {
-            self.keys_delta -= 1;
             self.data.insert(key.clone(), None);
         }
         Ok(existed)
@@ -223,6 +211,11 @@ impl<'a> Group<'a> {
                 condition,
                 get,
             } => {
+                if condition == SetCondition::Always && !get {
+                    // The common SET: nothing to read.
+                    self.put(&key, value);
+                    return Ok(Output::Ok);
+                }
                 let old = self.get(&key)?;
                 let go = match condition {
                     SetCondition::Always => true,
@@ -230,7 +223,7 @@ impl<'a> Group<'a> {
                     SetCondition::IfPresent => old.is_some(),
                 };
                 if go {
-                    self.put_over(&key, value, old.is_some());
+                    self.put(&key, value);
                 }
                 match (get, go) {
                     (true, _) => old.map_or(Output::Nil, Output::Bulk),
@@ -240,7 +233,7 @@ impl<'a> Group<'a> {
             }
             Op::GetSet { key, value } => {
                 let old = self.get(&key)?;
-                self.put_over(&key, value, old.is_some());
+                self.put(&key, value);
                 old.map_or(Output::Nil, Output::Bulk)
             }
             Op::Del { keys: ks } => {
@@ -254,7 +247,6 @@ impl<'a> Group<'a> {
             }
             Op::Append { key, value } => {
                 let old = self.get(&key)?;
-                let existed = old.is_some();
                 let old_len = old.as_ref().map_or(0, Bytes::len);
                 if old_len.saturating_add(value.len()) > MAX_STRING_LEN {
                     return Ok(err("ERR string exceeds maximum allowed size"));
@@ -265,13 +257,11 @@ impl<'a> Group<'a> {
                 }
                 v.extend_from_slice(&value);
                 let len = v.len() as i64;
-                self.put_over(&key, v.freeze(), existed);
+                self.put(&key, v.freeze());
                 Output::Int(len)
             }
             Op::IncrBy { key, by } => {
-                let old = self.get(&key)?;
-                let existed = old.is_some();
-                let current = match old {
+                let current = match self.get(&key)? {
                     None => 0,
                     Some(v) => match std::str::from_utf8(&v)
                         .ok()
@@ -283,7 +273,7 @@ impl<'a> Group<'a> {
                 };
                 match current.checked_add(by) {
                     Some(n) => {
-                        self.put_over(&key, Bytes::from(n.to_string()), existed);
+                        self.put(&key, Bytes::from(n.to_string()));
                         Output::Int(n)
                     }
                     None => err("ERR increment or decrement would overflow"),
@@ -291,7 +281,7 @@ impl<'a> Group<'a> {
             }
             Op::MSet { pairs } => {
                 for (k, v) in pairs {
-                    self.put(&k, v)?;
+                    self.put(&k, v);
                 }
                 Output::Ok
             }
@@ -324,10 +314,6 @@ impl<'a> Group<'a> {
                 Some(v) => b.put(keys::data(k), v),
                 None => b.delete(keys::data(k)),
             }
-        }
-        if self.keys_delta != 0 {
-            let n = self.store.len()?.saturating_add_signed(self.keys_delta);
-            b.put(keys::KEY_COUNT, n.to_be_bytes());
         }
         let mut changes = Vec::with_capacity(self.sessions.len());
         for (client, s) in &self.sessions {

@@ -4,7 +4,6 @@
 //! |---|---|
 //! | `d` + user key | the value |
 //! | `m` `applied` | the last applied index (u64, big-endian) |
-//! | `m` `keys` | the number of user keys (u64, big-endian) |
 //! | `s` + client id (BE) | the session: last sequence number, its output, when it was used |
 //! | `p` + node id (BE) | the member's addresses |
 
@@ -19,8 +18,6 @@ pub const PEER: u8 = b'p';
 
 /// The applied index.
 pub const APPLIED: &[u8] = b"mapplied";
-/// The number of user keys.
-pub const KEY_COUNT: &[u8] = b"mkeys";
 
 /// The key of a user key's value.
 #[must_use]

@@ -38,7 +38,7 @@ pub struct PeerAddrs {
 }
 
 /// RocksDB settings for the key-value data, tuned for point reads and writes of small values:
-/// every write reads its key first (to keep the key count exact), so lookups dominate.
+/// most writes are blind puts, conditional ones (NX/XX, APPEND, INCR, DEL) read their key first.
 fn options() -> Options {
     let mut opts = Options::default();
     opts.create_if_missing(true);
@@ -67,7 +67,7 @@ impl KvStore {
             db: Arc::new(db),
             path: path.as_ref().to_path_buf(),
         };
-        for key in [keys::APPLIED, keys::KEY_COUNT] {
+        for key in [keys::APPLIED] {
             if let Some(v) = store.db.get_pinned(key)?
                 && v.len() != 8
             {
@@ -100,14 +100,33 @@ impl KvStore {
         self.meta(keys::APPLIED)
     }
 
-    /// The number of keys (`DBSIZE`).
-    pub fn len(&self) -> Result<u64, StoreError> {
-        self.meta(keys::KEY_COUNT)
+    /// The number of keys (`DBSIZE`), counted by walking every key: O(number of keys), so
+    /// writes need not read a key to keep a count exact (see `DBSIZE` in the README).
+    pub fn count_keys(&self) -> Result<u64, StoreError> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(vec![keys::DATA + 1]);
+        // A one-off walk over everything: do not churn the block cache with it.
+        ro.fill_cache(false);
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek([keys::DATA]);
+        let mut n = 0u64;
+        while it.valid() {
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        Ok(n)
     }
 
-    /// Whether the store holds no key.
-    pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.len()? == 0)
+    /// RocksDB's estimate of the number of records (keys, and a little metadata): cheap, for
+    /// `INFO keyspace`; may be off by a lot right after many overwrites or deletes.
+    #[must_use]
+    pub fn estimate_keys(&self) -> u64 {
+        self.db
+            .property_int_value("rocksdb.estimate-num-keys")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
     /// The value of `key`.

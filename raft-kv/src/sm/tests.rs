@@ -262,3 +262,72 @@ fn a_restored_snapshot_brings_its_sessions_and_drops_the_old_ones() {
         Some(Bytes::from_static(b"2"))
     );
 }
+
+#[test]
+fn the_key_count_follows_every_kind_of_write() {
+    use std::collections::BTreeMap;
+
+    let mut r = Replica::new(SessionLimits::default());
+    let mut model: BTreeMap<String, ()> = BTreeMap::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut batch = Vec::new();
+    for step in 0..2_000 {
+        let k = format!("k{}", next(50));
+        let key = Bytes::from(k.clone());
+        let op = match next(7) {
+            0 => set(&k, "v"),
+            1 => Op::Set {
+                key,
+                value: Bytes::from_static(b"nx"),
+                condition: SetCondition::IfAbsent,
+                get: false,
+            },
+            2 => Op::Set {
+                key,
+                value: Bytes::from_static(b"xx"),
+                condition: SetCondition::IfPresent,
+                get: true,
+            },
+            3 => Op::Del {
+                keys: vec![key, Bytes::from(format!("k{}", next(50)))],
+            },
+            4 => Op::MSet {
+                pairs: vec![(key, Bytes::from_static(b"m"))],
+            },
+            5 => Op::Append {
+                key,
+                value: Bytes::from_static(b"a"),
+            },
+            _ => Op::GetSet {
+                key,
+                value: Bytes::from_static(b"g"),
+            },
+        };
+        match &op {
+            Op::Del { keys } => keys.iter().for_each(|k| {
+                model.remove(std::str::from_utf8(k).expect("utf8"));
+            }),
+            Op::Set {
+                condition: SetCondition::IfPresent,
+                ..
+            } => {}
+            _ => {
+                model.insert(k, ());
+            }
+        }
+        batch.push(Proposal { session: None, op });
+        if step % 17 == 0 {
+            r.apply(&batch, 5);
+            batch.clear();
+            assert_eq!(r.store.count_keys().expect("count"), model.len() as u64);
+        }
+    }
+    r.apply(&batch, 5);
+    assert_eq!(r.store.count_keys().expect("count"), model.len() as u64);
+}
