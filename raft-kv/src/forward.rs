@@ -19,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep, timeout};
 
-use crate::client::reply::{Value, decode};
+use crate::client::reply::{ReplyDecoder, Value};
 use crate::resp::encode_request;
 
 /// How long one forwarded write is retried.
@@ -171,8 +171,9 @@ async fn read_loop(
     mut buf: BytesMut,
     waiting: Arc<Mutex<VecDeque<Answer>>>,
 ) {
+    let mut decoder = ReplyDecoder::new(MAX_REPLY);
     let failure = loop {
-        match decode(&mut buf) {
+        match decoder.decode(&mut buf) {
             Ok(Some(v)) => {
                 let next = waiting.lock().ok().and_then(|mut w| w.pop_front());
                 match next {
@@ -185,9 +186,6 @@ async fn read_loop(
             }
             Ok(None) => {}
             Err(e) => break format!("undecodable answer from the leader: {e}"),
-        }
-        if buf.len() > MAX_REPLY {
-            break "oversized answer from the leader".to_owned();
         }
         match rd.read_buf(&mut buf).await {
             Ok(0) => break "the leader closed the connection".to_owned(),
@@ -205,11 +203,12 @@ async fn read_loop(
 
 /// Reads one value (used before the connection is shared).
 async fn read_value(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<Value> {
+    let mut decoder = ReplyDecoder::new(MAX_REPLY);
     loop {
-        if let Some(v) = decode(buf).map_err(std::io::Error::other)? {
+        if let Some(v) = decoder.decode(buf).map_err(std::io::Error::other)? {
             return Ok(v);
         }
-        if buf.len() > MAX_REPLY || rd.read_buf(buf).await? == 0 {
+        if rd.read_buf(buf).await? == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "leader closed the connection",

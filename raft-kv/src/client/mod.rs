@@ -28,8 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 
+use self::reply::ReplyDecoder;
 pub use self::reply::Value;
-use self::reply::decode;
 use crate::resp::encode_request;
 
 /// How hard the client tries.
@@ -89,9 +89,13 @@ fn transient(err: &str) -> bool {
     .any(|p| err.starts_with(p))
 }
 
+/// The largest reply the client accepts (one command's; larger ones fail the call).
+const MAX_REPLY: usize = 1 << 30;
+
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    decoder: ReplyDecoder,
 }
 
 impl Conn {
@@ -101,6 +105,7 @@ impl Conn {
         let mut c = Conn {
             stream,
             buf: BytesMut::with_capacity(4096),
+            decoder: ReplyDecoder::new(MAX_REPLY),
         };
         if let Some(p) = password
             && let Value::Error(e) = c.call(&[&b"AUTH"[..], p.as_bytes()]).await?
@@ -115,7 +120,11 @@ impl Conn {
         encode_request(args, &mut out);
         self.stream.write_all(&out).await?;
         loop {
-            if let Some(v) = decode(&mut self.buf).map_err(std::io::Error::other)? {
+            if let Some(v) = self
+                .decoder
+                .decode(&mut self.buf)
+                .map_err(std::io::Error::other)?
+            {
                 return Ok(v);
             }
             if self.stream.read_buf(&mut self.buf).await? == 0 {

@@ -117,6 +117,127 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Value>, ReplyError> {
     }
 }
 
+/// A reply decoder for a stream: it remembers how far it has checked the reply that is still
+/// arriving, so a reply that comes in many small reads costs time linear in its size (the plain
+/// [`decode`] parses again from the start on every call), and it refuses a reply larger than its
+/// bound instead of buffering it.
+#[derive(Debug)]
+pub struct ReplyDecoder {
+    max: usize,
+    /// Where the next unchecked element starts.
+    pos: usize,
+    /// How far the current line is known to hold no CRLF.
+    searched: usize,
+    /// For each open array, how many of its elements are still to come.
+    open: Vec<usize>,
+}
+
+impl ReplyDecoder {
+    /// A decoder of replies of at most `max` bytes.
+    #[must_use]
+    pub fn new(max: usize) -> ReplyDecoder {
+        ReplyDecoder {
+            max,
+            pos: 0,
+            searched: 0,
+            open: Vec::new(),
+        }
+    }
+
+    /// Takes the next complete reply off the front of `buf` (which holds the bytes received so
+    /// far, appended to between calls), or returns `Ok(None)` when more bytes are needed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ReplyError> {
+        let Some(len) = self.frame(buf)? else {
+            if buf.len() > self.max {
+                return Err(ReplyError::TooLarge);
+            }
+            return Ok(None);
+        };
+        self.pos = 0;
+        self.searched = 0;
+        self.open.clear();
+        match parse(&buf[..len], 0, 0)? {
+            Some((v, used)) if used == len => {
+                buf.advance(len);
+                Ok(Some(v))
+            }
+            _ => Err(ReplyError::Malformed("inconsistent reply")),
+        }
+    }
+
+    /// How long the first reply in `buf` is, once all of it is there.
+    fn frame(&mut self, buf: &[u8]) -> Result<Option<usize>, ReplyError> {
+        loop {
+            let Some(&kind) = buf.get(self.pos) else {
+                return Ok(None);
+            };
+            let from = self.searched.max(self.pos + 1);
+            let Some(end) = buf
+                .get(from..)
+                .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
+                .map(|i| from + i)
+            else {
+                // Resume the search where it stopped (minus one byte: the CR may be last).
+                self.searched = buf.len().saturating_sub(1).max(self.pos + 1);
+                if buf.len() - self.pos > self.max {
+                    return Err(ReplyError::TooLarge);
+                }
+                return Ok(None);
+            };
+            let body = &buf[self.pos + 1..end];
+            let next = end + 2;
+            let done = match kind {
+                b'+' | b'-' => next,
+                b':' => {
+                    int(body)?;
+                    next
+                }
+                b'$' => match usize::try_from(int(body)?) {
+                    Err(_) => next,
+                    Ok(n) if n > MAX_REPLY_ELEMENT || n > self.max => {
+                        return Err(ReplyError::TooLarge);
+                    }
+                    Ok(n) if buf.len() < next + n + 2 => {
+                        // Keep the header's position; the search restarts on its short line.
+                        self.searched = self.pos + 1;
+                        return Ok(None);
+                    }
+                    Ok(n) if &buf[next + n..next + n + 2] != b"\r\n" => {
+                        return Err(ReplyError::Malformed("bulk string not followed by CRLF"));
+                    }
+                    Ok(n) => next + n + 2,
+                },
+                b'*' => match usize::try_from(int(body)?) {
+                    Err(_) | Ok(0) => next,
+                    Ok(n) if n > MAX_REPLY_ELEMENT || self.open.len() >= MAX_DEPTH => {
+                        return Err(ReplyError::TooLarge);
+                    }
+                    Ok(n) => {
+                        self.open.push(n);
+                        self.pos = next;
+                        self.searched = 0;
+                        continue;
+                    }
+                },
+                _ => return Err(ReplyError::Malformed("unknown reply type")),
+            };
+            self.pos = done;
+            self.searched = 0;
+            // That element completes the arrays that were waiting for their last one.
+            while let Some(left) = self.open.last_mut() {
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+            if self.open.is_empty() {
+                return Ok(Some(done));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +279,37 @@ mod tests {
             let mut b = BytesMut::from(g);
             assert!(decode(&mut b).is_err(), "{g:?}");
         }
+    }
+
+    #[test]
+    fn the_stream_decoder_resumes_and_bounds_replies() {
+        let wire = b"*3\r\n:1\r\n$3\r\nabc\r\n*1\r\n+OK\r\n:7\r\n";
+        let mut d = ReplyDecoder::new(1 << 20);
+        let mut b = BytesMut::new();
+        let mut got = Vec::new();
+        for byte in wire {
+            b.extend_from_slice(&[*byte]);
+            while let Some(v) = d.decode(&mut b).unwrap() {
+                got.push(v);
+            }
+        }
+        let mut whole = BytesMut::from(&wire[..]);
+        assert_eq!(
+            got,
+            vec![decode(&mut whole).unwrap().unwrap(), Value::Int(7)]
+        );
+        assert!(b.is_empty());
+
+        // Too large: a bulk string over the bound, or a line that never ends.
+        let mut small = ReplyDecoder::new(16);
+        let mut b = BytesMut::from(&b"$17\r\n"[..]);
+        assert_eq!(small.decode(&mut b), Err(ReplyError::TooLarge));
+        let mut small = ReplyDecoder::new(16);
+        let mut b = BytesMut::from(&[b'+'; 40][..]);
+        assert_eq!(small.decode(&mut b), Err(ReplyError::TooLarge));
+        // An array of many small elements over the bound, while it is still arriving.
+        let mut small = ReplyDecoder::new(16);
+        let mut b = BytesMut::from(&b"*100\r\n:1\r\n:1\r\n:1\r\n:1\r\n"[..]);
+        assert_eq!(small.decode(&mut b), Err(ReplyError::TooLarge));
     }
 }

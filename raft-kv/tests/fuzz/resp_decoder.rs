@@ -265,4 +265,31 @@ fn check_replies(chunks: &[&[u8]], stream: &[u8]) {
     };
     assert_eq!(values, values_whole, "replies depend on the chunking");
     assert_eq!(end, end_whole, "the reply outcome depends on the chunking");
+
+    // The stream decoder (which resumes where it stopped) reads the same replies, chunk by chunk.
+    let mut decoder = reply::ReplyDecoder::new(usize::MAX);
+    let mut buf = BytesMut::new();
+    let mut values_stream = Vec::new();
+    let mut end_stream = ReplyEnd::Waiting(0);
+    'stream: for chunk in chunks {
+        buf.extend_from_slice(chunk);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(v)) => values_stream.push(v),
+                Ok(None) => {
+                    end_stream = ReplyEnd::Waiting(buf.len());
+                    break;
+                }
+                Err(e) => {
+                    end_stream = ReplyEnd::Error(e);
+                    break 'stream;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        values_stream, values_whole,
+        "the stream decoder reads other replies"
+    );
+    assert_eq!(end_stream, end_whole, "the stream decoder ends otherwise");
 }
