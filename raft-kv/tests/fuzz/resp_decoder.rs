@@ -228,15 +228,19 @@ enum ReplyEnd {
     Waiting(usize),
 }
 
-fn check_replies(chunks: &[&[u8]], stream: &[u8]) {
+/// Feeds `chunks` one by one to `decode`, taking every reply after each, until an error.
+fn read_chunked(
+    chunks: &[&[u8]],
+    mut decode: impl FnMut(&mut BytesMut) -> Result<Option<Value>, ReplyError>,
+) -> (Vec<Value>, ReplyEnd) {
     let mut buf = BytesMut::new();
     let mut values = Vec::new();
     let mut end = ReplyEnd::Waiting(0);
-    'reads: for chunk in chunks {
+    for chunk in chunks {
         buf.extend_from_slice(chunk);
         loop {
             let before = buf.len();
-            match reply::decode(&mut buf) {
+            match decode(&mut buf) {
                 Ok(Some(v)) => {
                     assert!(buf.len() < before, "a value from no bytes");
                     values.push(v);
@@ -248,48 +252,25 @@ fn check_replies(chunks: &[&[u8]], stream: &[u8]) {
                 }
                 Err(e) => {
                     let _ = e.to_string();
-                    end = ReplyEnd::Error(e);
-                    break 'reads;
+                    return (values, ReplyEnd::Error(e));
                 }
             }
         }
     }
-    let mut whole = BytesMut::from(stream);
-    let mut values_whole = Vec::new();
-    let end_whole = loop {
-        match reply::decode(&mut whole) {
-            Ok(Some(v)) => values_whole.push(v),
-            Ok(None) => break ReplyEnd::Waiting(whole.len()),
-            Err(e) => break ReplyEnd::Error(e),
-        }
-    };
+    (values, end)
+}
+
+fn check_replies(chunks: &[&[u8]], stream: &[u8]) {
+    let (values_whole, end_whole) = read_chunked(&[stream], reply::decode);
+    let (values, end) = read_chunked(chunks, reply::decode);
     assert_eq!(values, values_whole, "replies depend on the chunking");
     assert_eq!(end, end_whole, "the reply outcome depends on the chunking");
-
     // The stream decoder (which resumes where it stopped) reads the same replies, chunk by chunk.
     let mut decoder = reply::ReplyDecoder::new(usize::MAX);
-    let mut buf = BytesMut::new();
-    let mut values_stream = Vec::new();
-    let mut end_stream = ReplyEnd::Waiting(0);
-    'stream: for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(v)) => values_stream.push(v),
-                Ok(None) => {
-                    end_stream = ReplyEnd::Waiting(buf.len());
-                    break;
-                }
-                Err(e) => {
-                    end_stream = ReplyEnd::Error(e);
-                    break 'stream;
-                }
-            }
-        }
-    }
+    let (values, end) = read_chunked(chunks, |buf| decoder.decode(buf));
     assert_eq!(
-        values_stream, values_whole,
+        values, values_whole,
         "the stream decoder reads other replies"
     );
-    assert_eq!(end_stream, end_whole, "the stream decoder ends otherwise");
+    assert_eq!(end, end_whole, "the stream decoder ends otherwise");
 }
