@@ -191,13 +191,19 @@ impl<'a> Group<'a> {
         let Some(horizon) = index.checked_sub(self.limits.ttl_entries) else {
             return;
         };
-        let expired: Vec<u64> = self
+        // The table as of this entry: the stored sessions this group has not touched, and the
+        // ones it wrote (a group may be longer than the TTL).
+        let mut expired: Vec<u64> = self
             .known
             .unused_since(horizon)
-            // A session this group wrote or deleted already is not expired here.
             .filter(|(client, _)| !self.sessions.contains_key(client))
             .map(|(client, _)| client)
             .collect();
+        expired.extend(self.sessions.iter().filter_map(|(client, s)| {
+            s.as_ref()
+                .filter(|s| s.last_index < horizon)
+                .map(|_| *client)
+        }));
         for client in expired {
             self.sessions.insert(client, None);
         }

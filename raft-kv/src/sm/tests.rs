@@ -206,25 +206,27 @@ fn replicas_reach_the_same_state_whatever_their_group_sizes_and_restarts() {
             });
         }
     }
-    // Small TTL and bound so that expiry and refusals happen along the way.
-    let lim = limits(150, 30, 64);
-    let mut a = Replica::new(lim);
-    let out_a = a.apply(&ops, 1);
-    let mut b = Replica::new(lim);
-    let mut out_b = Vec::new();
-    for (n, part) in ops.chunks(97).enumerate() {
-        out_b.extend(b.apply(part, 13 + n));
-        b.restart();
+    // Small TTL and bound so that expiry and refusals happen along the way; in the second
+    // setting the TTL is shorter than most of b's groups.
+    for lim in [limits(150, 30, 64), limits(10, 5, 8)] {
+        let mut a = Replica::new(lim);
+        let out_a = a.apply(&ops, 1);
+        let mut b = Replica::new(lim);
+        let mut out_b = Vec::new();
+        for (n, part) in ops.chunks(97).enumerate() {
+            out_b.extend(b.apply(part, 13 + n));
+            b.restart();
+        }
+        assert_eq!(out_a, out_b, "{lim:?}");
+        assert_eq!(a.contents(), b.contents(), "{lim:?}");
+        assert!(
+            out_a
+                .iter()
+                .any(|o| matches!(o, Output::Error(e) if e.contains("too many"))),
+            "the session bound was never reached"
+        );
+        assert_eq!(a.sm.sessions.len(), b.sm.sessions.len());
     }
-    assert_eq!(out_a, out_b);
-    assert_eq!(a.contents(), b.contents());
-    assert!(
-        out_a
-            .iter()
-            .any(|o| matches!(o, Output::Error(e) if e.contains("too many"))),
-        "the session bound was never reached"
-    );
-    assert_eq!(a.sm.sessions.len(), b.sm.sessions.len());
 }
 
 #[test]
