@@ -43,9 +43,12 @@ fn options() -> Options {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.set_max_background_jobs(2);
-    // A smaller memtable keeps the skiplist a lookup walks shallow and its working set in cache.
-    opts.set_write_buffer_size(16 << 20);
-    opts.set_max_write_buffer_number(3);
+    // A small memtable keeps the skiplist that every applied write is inserted into (and a
+    // lookup walks) shallow and in cache: with 4 MiB instead of 16, 8-10% more puts/s end to end
+    // (benches/README.md); reads are unchanged (the block cache holds the tables). The price is
+    // more, smaller flushes, merged by level compaction in the background.
+    opts.set_write_buffer_size(4 << 20);
+    opts.set_max_write_buffer_number(4);
     // Whole-key bloom filters: in the memtable, and in every table file.
     opts.set_memtable_whole_key_filtering(true);
     opts.set_memtable_prefix_bloom_ratio(0.05);
