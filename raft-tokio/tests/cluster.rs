@@ -276,3 +276,43 @@ async fn shutdown_answers_everything_and_a_reopened_node_rejoins() {
     c.converge(last).await;
     assert_eq!(c.applied(l).1, c.applied(l2).1);
 }
+
+/// `submit` queues before it returns: commands submitted one after another, without awaiting
+/// any, are applied in submission order, and each future resolves with its own command. (With
+/// `propose`, an `async fn`, nothing is queued until the future is first polled, so futures
+/// polled out of order would propose out of order.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_commands_apply_in_submission_order() {
+    let c = Cluster::new(3);
+    let l = c.leader().await;
+    let leader = &c.nodes[&l];
+    let futures: Vec<_> = (0..500).map(|i| leader.submit(cmd(i))).collect();
+    // Await them last to first: the order of awaiting must not matter.
+    let mut outputs = Vec::new();
+    for f in futures.into_iter().rev() {
+        outputs.push(f.await.expect("applied"));
+    }
+    outputs.reverse();
+    for (i, (index, echoed)) in outputs.iter().enumerate() {
+        assert_eq!(
+            echoed,
+            &cmd(i as u64),
+            "future {i} resolved with another command"
+        );
+        if i > 0 {
+            assert!(
+                *index > outputs[i - 1].0,
+                "command {i} applied before command {}",
+                i - 1
+            );
+        }
+    }
+    let last = outputs.last().expect("outputs").0;
+    c.converge(last).await;
+    let (_, applied) = c.applied(l);
+    let ours: Vec<Bytes> = applied
+        .into_iter()
+        .filter(|b| b.starts_with(b"command-"))
+        .collect();
+    assert_eq!(ours, (0..500).map(cmd).collect::<Vec<_>>());
+}
