@@ -49,6 +49,8 @@ pub(crate) struct Group<'a> {
     data: HashMap<Bytes, Option<Bytes>>,
     /// Sessions written (or deleted) by this group.
     sessions: HashMap<u64, Option<SessionRecord>>,
+    /// Sessions opened minus sessions deleted by this group.
+    sessions_delta: i64,
     peers: Vec<(u64, PeerAddrs)>,
     /// Members whose addresses changed in this group.
     pub(crate) peers_changed: bool,
@@ -70,6 +72,7 @@ impl<'a> Group<'a> {
             limits,
             data: HashMap::new(),
             sessions: HashMap::new(),
+            sessions_delta: 0,
             peers: Vec::new(),
             peers_changed: false,
         }
@@ -119,16 +122,18 @@ impl<'a> Group<'a> {
     }
 
     /// How many sessions there are as of this point of the group.
-    fn session_count(&self) -> usize {
-        let mut n = self.known.len();
-        for (client, staged) in &self.sessions {
-            match (self.known.get(*client).is_some(), staged.is_some()) {
-                (false, true) => n += 1,
-                (true, false) => n -= 1,
-                _ => {}
-            }
+    fn session_count(&self) -> u64 {
+        (self.known.len() as u64).saturating_add_signed(self.sessions_delta)
+    }
+
+    /// Stages `client`'s session (or its deletion), keeping the count.
+    fn stage(&mut self, client: u64, record: Option<SessionRecord>) {
+        match (self.session(client).is_some(), record.is_some()) {
+            (false, true) => self.sessions_delta += 1,
+            (true, false) => self.sessions_delta -= 1,
+            _ => {}
         }
-        n
+        self.sessions.insert(client, record);
     }
 
     /// Applies the entry at `index` carrying `data` (an encoded [`Proposal`]).
@@ -168,13 +173,12 @@ impl<'a> Group<'a> {
                     "ERR stale request: a newer request of this client was applied",
                 ));
             }
-        } else if self.session(client).is_none()
-            && u64::try_from(self.session_count()).unwrap_or(u64::MAX) >= self.limits.max_sessions
+        } else if self.session(client).is_none() && self.session_count() >= self.limits.max_sessions
         {
             return Ok(err("ERR too many client sessions; retry later"));
         }
         let output = self.apply_op(op)?;
-        self.sessions.insert(
+        self.stage(
             client,
             Some(SessionRecord {
                 seq,
@@ -205,7 +209,7 @@ impl<'a> Group<'a> {
                 .map(|_| *client)
         }));
         for client in expired {
-            self.sessions.insert(client, None);
+            self.stage(client, None);
         }
     }
 
