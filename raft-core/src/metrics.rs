@@ -15,7 +15,7 @@ pub struct Metrics {
     pub dropped_unknown_peer: u64,
     /// Vote requests ignored because a leader was heard from recently (check-quorum lease).
     pub votes_ignored_in_lease: u64,
-    /// Vote requests ignored because the candidate is not a member.
+    /// Vote requests ignored because the candidate is not a member and its log is behind ours.
     pub votes_from_non_members: u64,
     /// Pre-vote rounds started.
     pub pre_elections: u64,

@@ -13,6 +13,12 @@
 //! commit index is at least that of any earlier leader. On a follower, the read index is asked of
 //! the leader.
 //!
+//! A follower's request counts as one acknowledgement of its own read: it was sent after the read
+//! began, by a node in the leader's term, so that node had not voted for a newer leader by then,
+//! which is all a heartbeat answer proves. When the leader and the asking follower are a quorum
+//! (any follower of a three-node group), the leader answers at once, and a read on a follower
+//! costs one round trip to the leader instead of two.
+//!
 //! In [`ReadMode::LeaseBased`](crate::ReadMode::LeaseBased) the leader skips the round while its
 //! lease holds: a quorum answered a heartbeat sent less than `election_ticks - 1` ticks ago, and
 //! with check-quorum no voter grants a vote within `election_ticks` of hearing from the leader.

@@ -1,5 +1,5 @@
-//! Scenarios from the Raft paper, driven message by message: the logs of Figure 7 and the commit
-//! anomaly of Figure 8.
+//! Scenarios from the Raft paper, driven message by message: the logs of Figure 7, the commit
+//! anomaly of Figure 8, and the messages a follower's ReadIndex read costs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,7 +7,7 @@ use bytes::Bytes;
 use raft_core::sim::SimRng;
 use raft_core::{
     Config, Entry, EntryPayload, HardState, Index, LogId, MemStorage, Membership, Message,
-    MessageBody, NodeId, Raft, Role, Term, Write, bootstrap_write,
+    MessageBody, MessageKind, NodeId, Raft, ReadId, ReadResult, Role, Term, Write, bootstrap_write,
 };
 
 type Node = Raft<MemStorage, SimRng>;
@@ -42,6 +42,7 @@ struct Cluster {
     nodes: BTreeMap<u64, Node>,
     down: BTreeSet<u64>,
     applied: BTreeMap<u64, Vec<LogId>>,
+    reads: BTreeMap<u64, Vec<ReadResult>>,
 }
 
 impl Cluster {
@@ -59,6 +60,7 @@ impl Cluster {
             nodes,
             down: BTreeSet::new(),
             applied: BTreeMap::new(),
+            reads: BTreeMap::new(),
         }
     }
 
@@ -83,6 +85,7 @@ impl Cluster {
                     n.ack_persisted(rd.id).unwrap();
                     let applied = self.applied.entry(*id).or_default();
                     applied.extend(rd.apply.entries.iter().map(Entry::log_id));
+                    self.reads.entry(*id).or_default().extend(rd.reads);
                     if let Some(last) = rd.apply.last_index() {
                         n.ack_applied(last).unwrap();
                     }
@@ -249,4 +252,106 @@ fn figure_8_commit_through_current_term_entry_is_durable() {
     );
     assert!(c.node(5).term() > Term(4), "S5 did campaign");
     assert_eq!(c.log_terms(2)[1], 2);
+}
+
+/// `n` voters, node 1 leading with the blank entry of its term committed.
+fn group_with_leader(n: u64) -> Cluster {
+    let ids: Vec<u64> = (1..=n).collect();
+    let stores = ids
+        .iter()
+        .map(|&id| (id, store_with_terms(&ids, &[], 1)))
+        .collect();
+    let mut c = Cluster::new(stores, |_| {});
+    c.node(1).campaign().unwrap();
+    c.pump(|_| true);
+    assert_eq!(c.node(1).role(), Role::Leader);
+    c
+}
+
+fn is_heartbeat(m: &Message) -> bool {
+    matches!(
+        m.body.kind(),
+        MessageKind::Heartbeat | MessageKind::HeartbeatResponse
+    )
+}
+
+/// A follower's read request is itself an acknowledgement sent after the read began: in a group
+/// of three, the leader and that follower are a quorum, so the leader answers without a
+/// heartbeat round (one round trip instead of two).
+#[test]
+fn follower_read_in_three_voters_needs_no_heartbeat_round() {
+    let mut c = group_with_leader(3);
+    let commit = c.node(1).commit_index();
+    c.node(2).read_index(ReadId(7)).unwrap();
+    c.pump(|m| !is_heartbeat(m));
+    assert_eq!(
+        c.reads.get(&2).map(Vec::as_slice),
+        Some(
+            &[ReadResult {
+                id: ReadId(7),
+                result: Ok(commit)
+            }][..]
+        )
+    );
+    // The leader's own reads still need a round: with heartbeats lost, it never confirms.
+    c.node(1).read_index(ReadId(8)).unwrap();
+    c.pump(|m| !is_heartbeat(m));
+    assert!(c.reads.get(&1).is_none_or(Vec::is_empty));
+    c.node(1).tick(); // the next heartbeat carries the round
+    c.pump(|_| true);
+    assert_eq!(c.reads[&1].len(), 1);
+}
+
+/// In a group of five, the leader and the asking follower are two of five: the read waits for one
+/// more acknowledgement, from a heartbeat answered after the read arrived.
+#[test]
+fn follower_read_in_five_voters_waits_for_one_more_acknowledgement() {
+    let mut c = group_with_leader(5);
+    c.node(2).read_index(ReadId(7)).unwrap();
+    c.pump(|m| !is_heartbeat(m));
+    assert!(c.reads.get(&2).is_none_or(Vec::is_empty));
+    // Only node 3 answers the leader's heartbeats: with the request from 2 and the leader that
+    // makes three of five.
+    c.node(1).tick(); // the next heartbeat carries the round
+    c.pump(|m| !is_heartbeat(m) || m.to == NodeId(3) || m.from == NodeId(3));
+    assert_eq!(c.reads[&2].len(), 1);
+    assert!(c.reads[&2][0].result.is_ok());
+}
+
+fn vote_request(from: u64, to: u64, term: u64, last_log: LogId) -> Message {
+    Message {
+        from: NodeId(from),
+        to: NodeId(to),
+        term: Term(term),
+        body: MessageBody::Vote(raft_core::VoteRequest {
+            last_log,
+            leader_transfer: false,
+        }),
+    }
+}
+
+/// A node outside our membership, with a log behind ours, is typically a removed node that has
+/// not learned it: its vote requests are ignored and do not raise our term (thesis §4.2.3). One
+/// whose log is at least as up to date is heard: it may be a member added by entries we have not
+/// received. Found by simulator seed 71633: voters {n1, n2, n4} removed n1 while n2 was cut
+/// off; the new group {n2, n4} could elect no one, as n2 still knew only {n1, n2, n3} and ignored
+/// n4, and only n4 could have told it otherwise.
+#[test]
+fn a_non_member_is_heard_only_when_its_log_is_up_to_date() {
+    let mut c = Cluster::new(vec![(2, store_with_terms(&[1, 2, 3], &[1, 1], 1))], |_| {});
+    let n2 = c.node(2);
+    assert_eq!(n2.last_log_id(), LogId::new(Term(1), Index(3)));
+    n2.step(vote_request(4, 2, 5, LogId::new(Term(1), Index(2))))
+        .unwrap();
+    assert_eq!(
+        n2.term(),
+        Term(1),
+        "a stale non-member does not raise our term"
+    );
+    assert_eq!(n2.metrics().votes_from_non_members, 1);
+
+    n2.step(vote_request(4, 2, 5, LogId::new(Term(4), Index(9))))
+        .unwrap();
+    assert_eq!(n2.term(), Term(5));
+    assert_eq!(n2.vote(), Some(NodeId(4)));
 }

@@ -71,10 +71,12 @@ fn simulated_clusters_stay_safe_and_live() {
 ///   responder's commit);
 /// - 12881, 29133, 78780: a removed node raised everyone's term (vote requests from non-members
 ///   are now ignored), and a learner with a newer term never told the old leader (stale leaders
-///   are now always answered).
+///   are now always answered);
+/// - 71633: that rule cut a member off: a node behind on membership ignored the only candidate
+///   that could win (a non-member whose log is at least as up to date is now heard).
 #[test]
 fn regression_seeds() {
-    let seeds = [11138, 12881, 29133, 78780];
+    let seeds = [11138, 12881, 29133, 71633, 78780];
     let failures: Vec<String> = seeds
         .iter()
         .map(|&s| run(&SimConfig::from_seed(s)))

@@ -35,14 +35,18 @@ impl<S: Storage, R: Rng> Raft<S, R> {
     /// one. Returns whether the message should be processed further.
     pub(super) fn step_term(&mut self, msg: &Message) -> bool {
         let kind = msg.body.kind();
-        if matches!(kind, MessageKind::PreVote | MessageKind::Vote)
+        if let MessageBody::PreVote(req) | MessageBody::Vote(req) = &msg.body
             && !self.membership.membership.is_empty()
             && !self.membership.membership.contains(msg.from)
+            && !req.last_log.is_up_to_date_with(self.log.last())
         {
             // A node outside our membership (typically one removed that has not learned it) must
             // not disrupt us by raising terms (thesis §4.2.3). Ignoring it is safe: a vote
-            // withheld never breaks safety, and a new member's candidacy waits until we apply
-            // the change that added it. A node that knows no membership yet ignores nothing.
+            // withheld never breaks safety. A candidate whose log is at least as up to date as
+            // ours is heard, though: it may be a member added by entries we have not received,
+            // and the only leader that could bring them to us (a group in which we are one of two
+            // voters cannot elect anyone without us). A node that knows no membership yet
+            // ignores nothing.
             self.metrics.votes_from_non_members += 1;
             return false;
         }

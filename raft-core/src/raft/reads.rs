@@ -96,10 +96,16 @@ impl<S: Storage, R: Rng> Raft<S, R> {
         let deadline = now + u64::from(self.config.election_ticks);
         let max = self.config.max_pending_reads;
         let lease = self.config.read_mode == ReadMode::LeaseBased;
+        let confirmed_by_requester = match requester {
+            Requester::Remote(from, _) => self.requester_completes_quorum(from),
+            Requester::Local(_) => false,
+        };
         let RoleState::Leader(leader) = &mut self.role else {
             return Err(ReadError::NoLeader);
         };
-        if committed_in_term && (single || (lease && now < leader.reads.lease_until)) {
+        if committed_in_term
+            && (single || confirmed_by_requester || (lease && now < leader.reads.lease_until))
+        {
             self.finish_read(requester, Ok(committed));
             return Ok(());
         }
@@ -119,6 +125,15 @@ impl<S: Storage, R: Rng> Raft<S, R> {
             deadline,
         });
         Ok(())
+    }
+
+    /// Whether this leader and the follower `from`, which asked for a read in our term, form a
+    /// quorum on their own. The request was sent after the read began, by a node still in our
+    /// term: like an answer to a heartbeat sent after the read arrived, it shows the sender had
+    /// not voted for a newer leader by then. See [`crate::read`].
+    fn requester_completes_quorum(&self, from: NodeId) -> bool {
+        let me = self.id;
+        quorum::is_quorum(&self.membership.membership, |id| id == me || id == from)
     }
 
     /// Called when the leader commits an entry of its term: reads waiting for that now get a
@@ -192,9 +207,35 @@ impl<S: Storage, R: Rng> Raft<S, R> {
                 .lease_until
                 .max(tick + election_ticks.saturating_sub(1));
         }
+        // A follower's read also counts the follower's request as an acknowledgement (see
+        // `requester_completes_quorum`): the round that releases it may lack that follower.
+        let mut acked_with: alloc::vec::Vec<(NodeId, u64)> = alloc::vec::Vec::new();
+        for r in &leader.reads.pending {
+            let Requester::Remote(from, _) = r.requester else {
+                continue;
+            };
+            if r.round <= acked || acked_with.iter().any(|(f, _)| *f == from) {
+                continue;
+            }
+            let with = quorum::committed_index(&self.membership.membership, |id| {
+                if id == me || id == from {
+                    Index(u64::MAX)
+                } else {
+                    Index(leader.progress(id).map_or(0, |p| p.read_round))
+                }
+            });
+            acked_with.push((from, with.0));
+        }
         let mut done = alloc::vec::Vec::new();
         leader.reads.pending.retain(|r| {
-            if r.round != 0 && r.round <= acked {
+            let released = r.round <= acked
+                || match r.requester {
+                    Requester::Remote(from, _) => acked_with
+                        .iter()
+                        .any(|(f, with)| *f == from && r.round <= *with),
+                    Requester::Local(_) => false,
+                };
+            if r.round != 0 && released {
                 done.push((r.requester, r.index));
                 false
             } else {
