@@ -7,7 +7,7 @@ use std::sync::Arc;
 use raft_core::{Index, Write};
 use raft_storage_rocks::RocksLog;
 use raft_tokio::{ChunkReceiver, Inbound, LogStore, LogStoreError, SendFuture, TransportError};
-use raft_transport_quic::{Inbox, Transport as Quic};
+use raft_transport_quic::{Inbox, IncomingSnapshot, Transport as Quic, Unreachable};
 use tokio::sync::mpsc;
 
 /// The RocksDB log store as a `raft-tokio` [`LogStore`]: each batch the driver's persistence
@@ -55,16 +55,30 @@ impl raft_tokio::Transport for QuicNet {
     }
 }
 
-/// Forwards what the QUIC transport receives into the driver's inbound channel, until either
-/// side closes.
-pub async fn pump(mut inbox: Inbox, tx: mpsc::Sender<Inbound>) {
+/// The QUIC transport's inbox as the driver's: peer messages go to the driver on the
+/// transport's own channel; snapshots and unreachable peers, which need converting, through a
+/// task that converts them.
+pub fn driver_inbox(inbox: Inbox) -> (raft_tokio::Inbox, tokio::task::JoinHandle<()>) {
+    let Inbox {
+        messages,
+        snapshots,
+        unreachable,
+    } = inbox;
+    let (tx, other) = mpsc::channel(64);
+    let task = tokio::spawn(pump(snapshots, unreachable, tx));
+    (raft_tokio::Inbox { messages, other }, task)
+}
+
+/// Converts what the QUIC transport receives besides messages into the driver's events, until
+/// either side closes.
+async fn pump(
+    mut snapshots: mpsc::Receiver<IncomingSnapshot>,
+    mut unreachable: mpsc::Receiver<Unreachable>,
+    tx: mpsc::Sender<Inbound>,
+) {
     loop {
         let inbound = tokio::select! {
-            m = inbox.messages.recv() => match m {
-                Some(m) => Inbound::Message(m),
-                None => return,
-            },
-            s = inbox.snapshots.recv() => match s {
+            s = snapshots.recv() => match s {
                 Some(mut s) => {
                     let message = s.message();
                     let (chunk_tx, chunk_rx) = mpsc::channel(4);
@@ -80,7 +94,7 @@ pub async fn pump(mut inbox: Inbox, tx: mpsc::Sender<Inbound>) {
                 }
                 None => return,
             },
-            u = inbox.unreachable.recv() => match u {
+            u = unreachable.recv() => match u {
                 Some(u) => Inbound::Unreachable(u.peer),
                 None => return,
             },

@@ -10,10 +10,10 @@ use raft_core::{Config, Membership, NodeId, ReadMode, Role, bootstrap_write};
 use raft_storage_rocks::RocksLog;
 use raft_tokio::{DirSnapshotStore, Node, NodeConfig, SnapshotStore};
 use raft_transport_quic::{TlsMaterial, Transport as Quic, TransportConfig};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::adapters::{QuicNet, RocksLogStore, pump};
+use crate::adapters::{QuicNet, RocksLogStore, driver_inbox};
 use crate::config::ServerConfig;
 use crate::sm::{KvStateMachine, KvStore, Op, Output, Proposal, SessionLimits};
 
@@ -126,8 +126,8 @@ impl KvNode {
         tc.accept_unknown_peers = true;
         let (quic, inbox) = Quic::bind(tc)?;
         let quic = Arc::new(quic);
-        let (in_tx, in_rx) = mpsc::channel(raft_tokio::MEM_INBOUND_CAPACITY);
-        let mut tasks = vec![tokio::spawn(pump(inbox, in_tx))];
+        let (inbox, pump) = driver_inbox(inbox);
+        let mut tasks = vec![pump];
 
         let mut raft = Config::new(NodeId(config.id));
         raft.election_ticks = config.raft.election_ticks;
@@ -147,7 +147,7 @@ impl KvNode {
             RocksLogStore(log),
             Arc::new(snapshots) as Arc<dyn SnapshotStore>,
             QuicNet(Arc::clone(&quic)),
-            in_rx,
+            inbox,
         )?;
 
         // Keep the transport's peers in step with the replicated addresses.

@@ -22,7 +22,7 @@ use crate::node::{NodeStatus, Request};
 use crate::snapshot::SnapshotStore;
 use crate::state_machine::{SnapshotSource, StateMachine};
 use crate::storage::LogStore;
-use crate::transport::{Inbound, Transport};
+use crate::transport::{Inbound, Inbox, Transport};
 use crate::workers::{ApplyJob, Event, WriteJob, apply_job, flush, run_applier, run_writer};
 
 /// Requests and inbound messages taken per loop turn before the core is asked for a Ready.
@@ -74,7 +74,7 @@ pub(crate) struct Driver<SM: StateMachine, L: LogStore, T: Transport> {
     transport: Arc<T>,
     snapshots: Arc<dyn SnapshotStore>,
     requests: mpsc::Receiver<Request<SM::Output>>,
-    inbound: mpsc::Receiver<Inbound>,
+    inbound: Inbox,
     events: mpsc::UnboundedReceiver<Event<SM::Output>>,
     events_tx: mpsc::UnboundedSender<Event<SM::Output>>,
     persister: Persister<L>,
@@ -103,7 +103,7 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         snapshots: Arc<dyn SnapshotStore>,
         transport: Arc<T>,
         requests: mpsc::Receiver<Request<SM::Output>>,
-        inbound: mpsc::Receiver<Inbound>,
+        inbound: Inbox,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, watch::Receiver<NodeState>), StartError> {
         let mut raft_cfg = cfg.raft.clone();
@@ -193,7 +193,12 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
                     self.raft.tick();
                     self.check_transfer();
                 }
-                m = self.inbound.recv(), if !self.inbound.is_closed() => match m {
+                m = self.inbound.messages.recv(), if !self.inbound.messages.is_closed() => {
+                    if let Some(m) = m {
+                        self.on_message(m);
+                    }
+                }
+                m = self.inbound.other.recv(), if !self.inbound.other.is_closed() => match m {
                     Some(m) => self.on_inbound(m),
                     None => tracing::debug!(node = %id, "transport closed"),
                 },
@@ -222,7 +227,11 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
                 self.on_event(ev);
                 progressed = true;
             }
-            if let Ok(m) = self.inbound.try_recv() {
+            if let Ok(m) = self.inbound.messages.try_recv() {
+                self.on_message(m);
+                progressed = true;
+            }
+            if let Ok(m) = self.inbound.other.try_recv() {
                 self.on_inbound(m);
                 progressed = true;
             }
@@ -314,15 +323,17 @@ impl<SM: StateMachine, L: LogStore, T: Transport> Driver<SM, L, T> {
         }
     }
 
+    fn on_message(&mut self, msg: Message) {
+        Metrics::inc(&self.metrics.messages_received);
+        if let Err(e) = self.raft.step(msg) {
+            Metrics::inc(&self.metrics.messages_rejected);
+            tracing::debug!(node = %self.raft.id(), "message refused: {e}");
+        }
+    }
+
     fn on_inbound(&mut self, m: Inbound) {
         match m {
-            Inbound::Message(msg) => {
-                Metrics::inc(&self.metrics.messages_received);
-                if let Err(e) = self.raft.step(msg) {
-                    Metrics::inc(&self.metrics.messages_rejected);
-                    tracing::debug!(node = %self.raft.id(), "message refused: {e}");
-                }
-            }
+            Inbound::Message(msg) => self.on_message(msg),
             Inbound::Unreachable(peer) => self.raft.report_unreachable(peer),
             Inbound::Snapshot { message, chunks } => self.receive_snapshot(message, chunks),
         }

@@ -44,6 +44,6 @@ pub use crate::snapshot::{
 pub use crate::state_machine::{SnapshotSource, StateMachine};
 pub use crate::storage::{LogStore, LogStoreError, MemLogStore};
 pub use crate::transport::{
-    ChunkReceiver, Inbound, MEM_INBOUND_CAPACITY, MemNetwork, MemTransport, SendFuture, Transport,
-    TransportError,
+    ChunkReceiver, Inbound, Inbox, MEM_INBOUND_CAPACITY, MemNetwork, MemTransport, SendFuture,
+    Transport, TransportError,
 };

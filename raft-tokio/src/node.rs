@@ -14,7 +14,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::snapshot::SnapshotStore;
 use crate::state_machine::StateMachine;
 use crate::storage::LogStore;
-use crate::transport::{Inbound, Transport};
+use crate::transport::{Inbox, Transport};
 
 /// A request from a handle to the driver.
 pub(crate) enum Request<O> {
@@ -61,14 +61,15 @@ impl<O> Clone for Node<O> {
 
 impl<O: Send + 'static> Node<O> {
     /// Starts a node on the current tokio runtime: the driver task, a persistence thread and an
-    /// apply thread. `inbound` is where the transport delivers what peers send.
+    /// apply thread. `inbound` is where the transport delivers what peers send: an
+    /// `mpsc::Receiver<Inbound>`, or an [`Inbox`] with a separate channel of messages.
     pub fn start<SM, L, T>(
         config: NodeConfig,
         state_machine: SM,
         log_store: L,
         snapshots: Arc<dyn SnapshotStore>,
         transport: T,
-        inbound: mpsc::Receiver<Inbound>,
+        inbound: impl Into<Inbox>,
     ) -> Result<Node<O>, StartError>
     where
         SM: StateMachine<Output = O>,
@@ -85,7 +86,7 @@ impl<O: Send + 'static> Node<O> {
             snapshots,
             Arc::new(transport),
             rx,
-            inbound,
+            inbound.into(),
             Arc::clone(&metrics),
         )?;
         tokio::spawn(driver.run());

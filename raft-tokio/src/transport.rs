@@ -13,8 +13,7 @@ use tokio::sync::mpsc;
 /// A stream of snapshot data chunks; the bounded channel provides flow control.
 pub type ChunkReceiver = mpsc::Receiver<io::Result<Bytes>>;
 
-/// What a transport hands to the driver, through the channel given to
-/// [`Node::start`](crate::Node::start).
+/// What a transport hands to the driver, through [`Inbox::other`].
 #[derive(Debug)]
 pub enum Inbound {
     /// A message from a peer.
@@ -30,6 +29,29 @@ pub enum Inbound {
     },
     /// Messages to this peer could not be delivered (it is down or unreachable).
     Unreachable(NodeId),
+}
+
+/// Where the driver receives from: the channel given to [`Node::start`](crate::Node::start).
+///
+/// `messages` carries plain peer messages, the bulk of the traffic: a transport that already
+/// delivers them on a channel of its own hands that channel over as it is, and the driver reads
+/// it directly, without a task copying from one channel to another. `other` carries everything
+/// (messages too, if the transport prefers one channel). A channel closed, or never connected,
+/// is simply no longer read.
+#[derive(Debug)]
+pub struct Inbox {
+    /// Peer messages.
+    pub messages: mpsc::Receiver<Message>,
+    /// Snapshots, unreachable peers, and messages.
+    pub other: mpsc::Receiver<Inbound>,
+}
+
+impl From<mpsc::Receiver<Inbound>> for Inbox {
+    /// One channel for everything.
+    fn from(other: mpsc::Receiver<Inbound>) -> Inbox {
+        let (_, messages) = mpsc::channel(1);
+        Inbox { messages, other }
+    }
 }
 
 /// Why a snapshot could not be streamed.

@@ -13,9 +13,10 @@ use raft_core::{
     Config, Entries, EntryPayload, Index, LogId, MemStorage, Membership, NodeId, Role,
 };
 use raft_tokio::{
-    MemLogStore, MemNetwork, MemSnapshotStore, Node, NodeConfig, SnapshotReader, SnapshotSource,
-    SnapshotStore, SnapshotWriter, StateMachine,
+    Inbound, Inbox, MemLogStore, MemNetwork, MemSnapshotStore, Node, NodeConfig, SnapshotReader,
+    SnapshotSource, SnapshotStore, SnapshotWriter, StateMachine,
 };
+use tokio::sync::mpsc;
 
 /// What applying a command returns: its index and the command itself.
 pub type Output = (Index, Bytes);
@@ -142,6 +143,25 @@ pub struct Disk {
     pub snapshots: MemSnapshotStore,
 }
 
+/// Moves the messages of one inbound channel to a channel of their own, as a transport with a
+/// message channel delivers them.
+fn split_inbox(mut inbound: mpsc::Receiver<Inbound>) -> Inbox {
+    let (msg_tx, messages) = mpsc::channel(1024);
+    let (other_tx, other) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(m) = inbound.recv().await {
+            let sent = match m {
+                Inbound::Message(m) => msg_tx.send(m).await.is_ok(),
+                m => other_tx.send(m).await.is_ok(),
+            };
+            if !sent {
+                return;
+            }
+        }
+    });
+    Inbox { messages, other }
+}
+
 pub struct Cluster {
     pub net: MemNetwork,
     pub nodes: BTreeMap<u64, Node<Output>>,
@@ -223,13 +243,19 @@ impl Cluster {
         } else {
             disk.log.clone()
         };
+        // Cover both kinds of inbox: from node 3 on, messages come on a channel of their own.
+        let inbox = if id >= 3 {
+            split_inbox(inbound)
+        } else {
+            inbound.into()
+        };
         let node = Node::start(
             cfg,
             sm,
             log,
             Arc::new(disk.snapshots.clone()),
             transport,
-            inbound,
+            inbox,
         )
         .expect("node starts");
         self.nodes.insert(id, node);
