@@ -33,12 +33,6 @@ counters! {
     bytes_sent,
     /// Writes of messages; each coalesces one or more messages.
     batches_sent,
-    /// Messages the sender wrote into the stream itself, finding nothing queued before them
-    /// (the others are written by the peer's task); included in `messages_sent`.
-    messages_written_directly,
-    /// Messages of `messages_written_directly` that flow control cut short: the peer's task
-    /// wrote the rest of their frame.
-    direct_writes_split,
     /// Messages received and handed to the application.
     messages_received,
     /// Frame bytes (headers included) of the messages received.

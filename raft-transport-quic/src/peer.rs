@@ -1,12 +1,9 @@
 //! One task per peer: its bounded outbound queue, its connection (dialed, verified, re-dialed
-//! with backoff), and the coalesced writes of its messages; senders that find its queue empty
-//! write into its stream themselves.
+//! with backoff), and the coalesced writes of its messages.
 
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use quinn::{Connection, ConnectionError, SendStream, WriteError};
@@ -29,21 +26,9 @@ use crate::wire::{
 
 /// A message waiting in a peer's queue, with the bytes it is charged for.
 pub(crate) struct Queued {
-    item: Item,
+    msg: Message,
     cost: usize,
 }
-
-enum Item {
-    Message(Message),
-    /// The rest of a message's frame whose start a sender wrote directly (flow control took
-    /// only part of it).
-    Tail(Bytes),
-}
-
-/// The peer's message stream, left here by the peer's task between its writes: a sender that
-/// finds nothing queued or being written writes its message into it at once, without waking the
-/// task (one task hop less per message).
-type StreamSlot = Arc<Mutex<Option<SendStream>>>;
 
 /// What the transport keeps about a peer; dropping it stops the peer's task.
 pub(crate) struct PeerHandle {
@@ -52,7 +37,6 @@ pub(crate) struct PeerHandle {
     queue: mpsc::Sender<Queued>,
     queued_bytes: Arc<AtomicUsize>,
     conn: watch::Receiver<Option<Connection>>,
-    stream: StreamSlot,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 }
@@ -72,9 +56,7 @@ impl PeerHandle {
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let cancel = shared.cancel.child_token();
         let wake = Arc::new(Notify::new());
-        let stream = StreamSlot::default();
         let task = PeerTask {
-            stream: stream.clone(),
             wake: wake.clone(),
             shared: shared.clone(),
             peer,
@@ -94,7 +76,6 @@ impl PeerHandle {
             queue,
             queued_bytes,
             conn,
-            stream,
             wake,
             cancel,
         }
@@ -130,15 +111,8 @@ impl PeerHandle {
         self.conn.clone()
     }
 
-    /// Writes `msg` into the peer's stream if nothing is queued or being written before it,
-    /// else queues it without waiting: a full queue drops it.
+    /// Queues `msg` without waiting: a full queue drops it.
     pub(crate) fn enqueue(&self, shared: &Shared, msg: Message) -> Result<(), SendError> {
-        // Held while queueing too: a sender that wrote part of a frame directly queues its rest
-        // before any other sender can queue a message.
-        let mut slot = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(msg) = self.write_now(shared, &mut slot, msg) else {
-            return Ok(());
-        };
         let peer = msg.to;
         let cost = estimated_size(&msg);
         let before = self.queued_bytes.fetch_add(cost, Ordering::Relaxed);
@@ -151,78 +125,13 @@ impl PeerHandle {
         if before > 0 && before.saturating_add(cost) > shared.queues.peer_bytes {
             return full();
         }
-        match self.queue.try_send(Queued {
-            item: Item::Message(msg),
-            cost,
-        }) {
+        match self.queue.try_send(Queued { msg, cost }) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => full(),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
                 inc(&shared.metrics.dropped_unreachable);
                 Err(SendError::ShutDown)
-            }
-        }
-    }
-}
-
-impl PeerHandle {
-    /// Writes `msg` into the stream now, if the task has left it in the slot (it is not writing)
-    /// and nothing is queued: then nothing can be sent before it. Gives the message back when it
-    /// must be queued instead; `None` when it is taken care of.
-    fn write_now(
-        &self,
-        shared: &Shared,
-        slot: &mut Option<SendStream>,
-        msg: Message,
-    ) -> Option<Message> {
-        // Every queued message holds bytes of `queued_bytes` until the task has written it.
-        if self.queued_bytes.load(Ordering::Acquire) != 0 {
-            return Some(msg);
-        }
-        let Some(stream) = slot.as_mut() else {
-            return Some(msg);
-        };
-        let mut buf = Vec::new();
-        if encode_frame(&mut buf, &msg, shared.frames.max_frame_bytes).is_err() {
-            return Some(msg); // the task drops it and says why
-        }
-        let len = buf.len();
-        let mut chunk = [Bytes::from(buf)];
-        let mut cx = Context::from_waker(Waker::noop());
-        let written = pin!(stream.write_chunks(&mut chunk)).poll(&mut cx);
-        let rest = std::mem::take(&mut chunk[0]);
-        match written {
-            Poll::Ready(Ok(_)) if rest.is_empty() => {
-                let m = &shared.metrics;
-                inc(&m.messages_sent);
-                inc(&m.messages_written_directly);
-                add(&m.bytes_sent, len as u64);
-                inc(&m.batches_sent);
-                None
-            }
-            // Flow control took none of it.
-            Poll::Ready(Ok(_)) | Poll::Pending if rest.len() == len => Some(msg),
-            // Part of the frame is in the stream: the rest must follow before anything else.
-            Poll::Ready(Ok(_)) | Poll::Pending => {
-                let cost = rest.len();
-                self.queued_bytes.fetch_add(cost, Ordering::AcqRel);
-                let item = Item::Tail(rest);
-                inc(&shared.metrics.direct_writes_split);
-                if self.queue.try_send(Queued { item, cost }).is_err() {
-                    // Cannot happen while the queue was empty; if it does, the stream holds a
-                    // torn frame: abandon it (the peer drops the fragment) and the message.
-                    self.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
-                    let _ = stream.reset(varint(code::SHUTDOWN));
-                    *slot = None;
-                    inc(&shared.metrics.dropped_queue_full);
-                }
-                None
-            }
-            // The stream or connection failed: the task sees to it, with the message queued.
-            Poll::Ready(Err(_)) => {
-                *slot = None;
-                Some(msg)
             }
         }
     }
@@ -273,7 +182,6 @@ enum ConnectFailure {
 }
 
 struct PeerTask {
-    stream: StreamSlot,
     shared: Arc<Shared>,
     peer: NodeId,
     server_name: String,
@@ -447,18 +355,8 @@ impl PeerTask {
 
     /// Writes queued messages to the connection until it ends.
     async fn serve(&mut self, conn: &Connection) -> ServeEnd {
-        let end = self.write_queued(conn).await;
-        // Senders must not write into a stream of a connection that is gone.
-        *self.slot() = None;
-        end
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<SendStream>> {
-        self.stream.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn write_queued(&mut self, conn: &Connection) -> ServeEnd {
         let current = *self.addr_rx.borrow();
+        let mut stream: Option<SendStream> = None;
         let max_batch = self.shared.queues.batch_bytes;
         let max_frame = self.shared.frames.max_frame_bytes;
         let mut buf: Vec<u8> = Vec::new();
@@ -482,105 +380,71 @@ impl PeerTask {
                 },
             };
 
-            // Coalesce what is queued into one write. The batch's bytes stay charged to the
-            // queue until it is written, so that no sender writes past it meanwhile.
+            // Coalesce what is queued into one write.
             buf.clear();
             let mut count = 0u64;
-            let mut cost = 0usize;
-            self.encode(&mut buf, first, max_frame, &mut count, &mut cost);
+            self.encode(&mut buf, first, max_frame, &mut count);
             while buf.len() < max_batch {
                 match self.rx.try_recv() {
-                    Ok(q) => self.encode(&mut buf, q, max_frame, &mut count, &mut cost),
+                    Ok(q) => self.encode(&mut buf, q, max_frame, &mut count),
                     Err(_) => break,
                 }
             }
-            let end = self.write_batch(conn, &mut buf, count).await;
-            self.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
-            if let Some(end) = end {
-                return end;
+            if count == 0 {
+                continue;
             }
-        }
-    }
 
-    /// Writes one batch with the stream taken from the slot (opening one if there is none),
-    /// and puts the stream back unless it failed. `Some` ends serving the connection.
-    async fn write_batch(
-        &mut self,
-        conn: &Connection,
-        buf: &mut Vec<u8>,
-        count: u64,
-    ) -> Option<ServeEnd> {
-        if count == 0 {
-            return None;
-        }
-        let taken = self.slot().take();
-        let mut s = match taken {
-            Some(s) => s,
-            None => match open_message_stream(conn).await {
-                Ok(s) => s,
+            let s = match &mut stream {
+                Some(s) => s,
+                None => match open_message_stream(conn).await {
+                    Ok(s) => stream.insert(s),
+                    Err(e) => {
+                        add(&self.shared.metrics.dropped_unreachable, count);
+                        return ServeEnd::Lost(e);
+                    }
+                },
+            };
+            let len = buf.len() as u64;
+            let data = Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(4096)));
+            let written = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return ServeEnd::Shutdown,
+                r = s.write_chunk(data) => r,
+            };
+            match written {
+                Ok(()) => {
+                    let m = &self.shared.metrics;
+                    add(&m.messages_sent, count);
+                    add(&m.bytes_sent, len);
+                    inc(&m.batches_sent);
+                }
+                Err(WriteError::ConnectionLost(e)) => {
+                    add(&self.shared.metrics.dropped_unreachable, count);
+                    return ServeEnd::Lost(explain(&e));
+                }
+                Err(WriteError::Stopped(c)) => {
+                    // The peer closed our stream (it could not decode something we sent):
+                    // continue on a fresh one.
+                    add(&self.shared.metrics.dropped_unreachable, count);
+                    warn!(
+                        node = %self.shared.id, peer = %self.peer,
+                        "peer closed our message stream: {}; opening a new one", stream_code(c)
+                    );
+                    stream = None;
+                }
                 Err(e) => {
                     add(&self.shared.metrics.dropped_unreachable, count);
-                    return Some(ServeEnd::Lost(e));
+                    debug!(node = %self.shared.id, peer = %self.peer, "message stream failed: {e}");
+                    stream = None;
                 }
-            },
-        };
-        let len = buf.len() as u64;
-        let data = Bytes::from(std::mem::replace(buf, Vec::with_capacity(4096)));
-        let written = tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => return Some(ServeEnd::Shutdown),
-            r = s.write_chunk(data) => r,
-        };
-        match written {
-            Ok(()) => {
-                *self.slot() = Some(s);
-                let m = &self.shared.metrics;
-                add(&m.messages_sent, count);
-                add(&m.bytes_sent, len);
-                inc(&m.batches_sent);
-                None
-            }
-            Err(WriteError::ConnectionLost(e)) => {
-                add(&self.shared.metrics.dropped_unreachable, count);
-                Some(ServeEnd::Lost(explain(&e)))
-            }
-            Err(WriteError::Stopped(c)) => {
-                // The peer closed our stream (it could not decode something we sent):
-                // continue on a fresh one.
-                add(&self.shared.metrics.dropped_unreachable, count);
-                warn!(
-                    node = %self.shared.id, peer = %self.peer,
-                    "peer closed our message stream: {}; opening a new one", stream_code(c)
-                );
-                None
-            }
-            Err(e) => {
-                add(&self.shared.metrics.dropped_unreachable, count);
-                debug!(node = %self.shared.id, peer = %self.peer, "message stream failed: {e}");
-                None
             }
         }
     }
 
     /// Appends one queued message to the batch, or drops it if it is too large.
-    fn encode(
-        &self,
-        buf: &mut Vec<u8>,
-        q: Queued,
-        max_frame: u32,
-        count: &mut u64,
-        cost: &mut usize,
-    ) {
-        *cost += q.cost;
-        let msg = match q.item {
-            Item::Tail(rest) => {
-                buf.extend_from_slice(&rest);
-                *count += 1;
-                return;
-            }
-            Item::Message(msg) => msg,
-        };
-        match encode_frame(buf, &msg, max_frame) {
+    fn encode(&self, buf: &mut Vec<u8>, q: Queued, max_frame: u32, count: &mut u64) {
+        self.queued_bytes.fetch_sub(q.cost, Ordering::Relaxed);
+        match encode_frame(buf, &q.msg, max_frame) {
             Ok(_) => *count += 1,
             Err(e) => {
                 inc(&self.shared.metrics.dropped_too_large);
@@ -590,7 +454,7 @@ impl PeerTask {
                         .report(self.peer, UnreachableReason::MessageTooLarge);
                 }
                 warn!(
-                    node = %self.shared.id, peer = %self.peer, kind = ?msg.body.kind(),
+                    node = %self.shared.id, peer = %self.peer, kind = ?q.msg.body.kind(),
                     "dropping a message that cannot be sent: {e}"
                 );
             }
