@@ -87,6 +87,11 @@ impl Replica {
         self.apply(&[p], 1).remove(0)
     }
 
+    /// The stored value of `key`.
+    fn value(&self, key: &str) -> Option<Bytes> {
+        self.store.get(key.as_bytes()).expect("get")
+    }
+
     /// Drops the state machine and starts a new one over the same store.
     fn restart(&mut self) {
         let (sm, _) = KvStateMachine::new(self.store.clone(), self.limits).expect("restart");
@@ -114,10 +119,7 @@ fn a_retried_request_returns_its_first_output_and_applies_once() {
     assert_eq!(out, vec![Output::Int(2), Output::Int(3)]);
     r.restart();
     assert_eq!(r.apply_one(tagged(7, 3, incr("n"))), Output::Int(3));
-    assert_eq!(
-        r.store.get(b"n").expect("get"),
-        Some(Bytes::from_static(b"3"))
-    );
+    assert_eq!(r.value("n"), Some(Bytes::from_static(b"3")));
 }
 
 #[test]
@@ -128,10 +130,7 @@ fn an_older_request_is_refused() {
         panic!("an older request applied");
     };
     assert!(e.contains("stale"), "{e}");
-    assert_eq!(
-        r.store.get(b"n").expect("get"),
-        Some(Bytes::from_static(b"1"))
-    );
+    assert_eq!(r.value("n"), Some(Bytes::from_static(b"1")));
 }
 
 #[test]
@@ -259,10 +258,7 @@ fn a_restored_snapshot_brings_its_sessions_and_drops_the_old_ones() {
     assert_eq!(dst.apply_one(tagged(8, 4, incr("n"))), Output::Int(2));
     // ...and client 9, unknown to the snapshot, starts afresh.
     assert_eq!(dst.apply_one(tagged(9, 1, incr("m"))), Output::Int(1));
-    assert_eq!(
-        dst.store.get(b"n").expect("get"),
-        Some(Bytes::from_static(b"2"))
-    );
+    assert_eq!(dst.value("n"), Some(Bytes::from_static(b"2")));
 }
 
 #[test]
